@@ -1,0 +1,117 @@
+// One small error class per kind of failure, each with a stable `code` string that callers and
+// tests branch on, and the underlying error as `cause`.
+//
+// The package ships an ESM and a CommonJS build; an application that loads both gets two copies of
+// each class. `Symbol.hasInstance` matches on a registered brand so that `instanceof` still works
+// across the two copies.
+
+const brand = Symbol.for('service-probe.error');
+
+function isBranded(value: unknown, name: string): boolean {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    (value as Record<symbol, unknown>)[brand] === name
+  );
+}
+
+/** Why {@link ProbeStartError} was thrown. */
+export type ProbeStartErrorCode = 'ALREADY_STARTED' | 'SOCKET_UNAVAILABLE';
+
+/**
+ * A probe could not start. `code` is `'ALREADY_STARTED'` when it runs already, or
+ * `'SOCKET_UNAVAILABLE'` when the address or port could not be bound (the OS error is `cause`).
+ */
+export class ProbeStartError extends Error {
+  override readonly name = 'ProbeStartError';
+  readonly code: ProbeStartErrorCode;
+
+  constructor(code: ProbeStartErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    Object.defineProperty(this, brand, { value: 'ProbeStartError' });
+  }
+
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return isBranded(value, 'ProbeStartError');
+  }
+}
+
+/**
+ * An argument or option had a value the probe cannot use. `code` is always `'INVALID_ARGUMENT'`;
+ * `argument` names the argument (`'port'`, `'options.state'`) and `value` holds what was received.
+ */
+export class ProbeArgumentError extends TypeError {
+  override readonly name = 'ProbeArgumentError';
+  readonly code = 'INVALID_ARGUMENT' as const;
+  readonly argument: string;
+  readonly value: unknown;
+
+  constructor(argument: string, expected: string, value: unknown) {
+    super(`The "${argument}" argument must be ${expected}. Received ${describe(value)}`);
+    this.argument = argument;
+    this.value = value;
+    Object.defineProperty(this, brand, { value: 'ProbeArgumentError' });
+  }
+
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return isBranded(value, 'ProbeArgumentError');
+  }
+}
+
+/** Why {@link ProbeClientError} was thrown. */
+export type ProbeClientErrorCode =
+  | 'INVALID_URL'
+  | 'UNREACHABLE'
+  | 'TIMEOUT'
+  | 'BAD_STATUS'
+  | 'ABORTED'
+  | 'NOT_READY';
+
+/**
+ * A client request failed. `code` says how: `'INVALID_URL'` (rejected before any request),
+ * `'UNREACHABLE'` (connection failed; the socket error is `cause`), `'TIMEOUT'`, `'BAD_STATUS'`
+ * (an HTTP status that is no probe answer), `'ABORTED'` (the caller's signal), or `'NOT_READY'`
+ * (`waitUntilReady` ran out of time; `notReady` lists the URLs that never became ready).
+ */
+export class ProbeClientError extends Error {
+  override readonly name = 'ProbeClientError';
+  readonly code: ProbeClientErrorCode;
+  /** The URL the failed request was for (for `waitUntilReady`, the first one not ready). */
+  readonly url: string;
+  /** The HTTP status, for `'BAD_STATUS'`. */
+  readonly status: number | undefined;
+  /** For `waitUntilReady`: every URL that was not ready when it gave up. */
+  readonly notReady: readonly string[];
+
+  constructor(
+    code: ProbeClientErrorCode,
+    message: string,
+    details: { url: string; cause?: unknown; status?: number; notReady?: readonly string[] },
+  ) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    this.code = code;
+    this.url = details.url;
+    this.status = details.status;
+    this.notReady = details.notReady ?? [];
+    Object.defineProperty(this, brand, { value: 'ProbeClientError' });
+  }
+
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return isBranded(value, 'ProbeClientError');
+  }
+}
+
+/** Renders a received value for an error message, the way Node core does (`Received type string ('x')`). */
+export function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (value === undefined) return 'undefined';
+  if (typeof value === 'function') return `function ${value.name || '<anonymous>'}`;
+  if (typeof value === 'object') {
+    if (Array.isArray(value)) return `an array [${value.slice(0, 20).map(String).join(', ')}${value.length > 20 ? ', …' : ''}]`;
+    return `an instance of ${value.constructor?.name ?? 'Object'}`;
+  }
+  let shown = typeof value === 'string' ? `'${value}'` : String(value);
+  if (shown.length > 40) shown = `${shown.slice(0, 37)}...`;
+  return `type ${typeof value} (${shown})`;
+}

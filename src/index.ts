@@ -1,0 +1,55 @@
+// The public entry: the Probe API, and the seed-compatible module functions over one default
+// probe per process.
+
+import { createProbe, type Probe } from './probe.js';
+import { toHost, toPort, toState, type AddressInput } from './options.js';
+import type { BoundAddress } from './server.js';
+import type { ServiceState } from './state.js';
+
+export { createProbe, Probe, SHUTDOWN_GRACE_PERIOD_MS, DEFAULT_PORT } from './probe.js';
+export type { ProbeOptions, StartOptions, ProbeEvents } from './probe.js';
+export { ServiceState, SERVICE_STATES, isServiceState, parseServiceState } from './state.js';
+export { ProbeStartError, ProbeArgumentError, ProbeClientError } from './errors.js';
+export type { ProbeStartErrorCode, ProbeClientErrorCode } from './errors.js';
+export type { ProbeLogger } from './log.js';
+export type { AddressInput } from './options.js';
+export type { BoundAddress } from './server.js';
+
+// One default probe per process, kept on globalThis under a registered symbol: an application
+// that loads both the ESM and the CommonJS build still has exactly one.
+const DEFAULT_PROBE = Symbol.for('service-probe.default-probe');
+type WithDefaultProbe = typeof globalThis & { [DEFAULT_PROBE]?: Probe };
+
+/** The process-wide probe behind `startProbe`, `setServiceState` and the other module functions. */
+export function defaultProbe(): Probe {
+  const global = globalThis as WithDefaultProbe;
+  return (global[DEFAULT_PROBE] ??= createProbe());
+}
+
+/**
+ * Starts the default probe on `address:port` with `initialState` (the crate's `start_probe`).
+ * `address` is an IP string or 4/16 byte values (`[0, 0, 0, 0]`); port 0 picks a free port.
+ * Rejects a `ProbeArgumentError` for a bad argument and a `ProbeStartError` (`ALREADY_STARTED`,
+ * `SOCKET_UNAVAILABLE`) when it cannot start; either way nothing changes.
+ */
+export async function startProbe(address: AddressInput, port: number, initialState: ServiceState): Promise<BoundAddress> {
+  const host = toHost(address, 'address');
+  const checkedPort = toPort(port, 'port');
+  const state = toState(initialState, 'initialState');
+  return defaultProbe().start({ host, port: checkedPort, state });
+}
+
+/** Stops the default probe within `SHUTDOWN_GRACE_PERIOD_MS`. Idempotent. */
+export function stopProbe(): Promise<void> {
+  return defaultProbe().stop();
+}
+
+/** Sets the default probe's state (the crate's `set_service_state`). */
+export function setServiceState(state: ServiceState): void {
+  defaultProbe().setState(state);
+}
+
+/** The default probe's state; `UP` before anything was set (the crate's `get_service_state`). */
+export function getServiceState(): ServiceState {
+  return defaultProbe().state;
+}

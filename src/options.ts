@@ -1,0 +1,80 @@
+// Validation at the door: every public entry checks its arguments here and fails with a
+// ProbeArgumentError that names the argument and shows the value, before anything is changed.
+
+import { isIP } from 'node:net';
+import { ProbeArgumentError } from './errors.js';
+import { isServiceState, type ServiceState } from './state.js';
+
+/** An IPv4 or IPv6 address: a string, or 4 (IPv4) or 16 (IPv6) byte values as in the crate's `[0u8, 0, 0, 0]`. */
+export type AddressInput = string | readonly number[];
+
+/** Turns an address argument into an IP literal, or throws naming the bad value. */
+export function toHost(address: unknown, argument: string): string {
+  if (typeof address === 'string') {
+    const host = address.startsWith('[') && address.endsWith(']') ? address.slice(1, -1) : address;
+    if (isIP(host) !== 0) return host;
+    throw new ProbeArgumentError(argument, 'an IPv4 or IPv6 address', address);
+  }
+  if (Array.isArray(address) && (address.length === 4 || address.length === 16) && address.every(isByte)) {
+    if (address.length === 4) return address.join('.');
+    const groups: string[] = [];
+    for (let i = 0; i < 16; i += 2) groups.push(((address[i] << 8) | address[i + 1]).toString(16));
+    return compressIPv6(groups);
+  }
+  throw new ProbeArgumentError(argument, 'an IPv4 or IPv6 address string, or an array of 4 or 16 byte values', address);
+}
+
+function isByte(value: unknown): value is number {
+  return Number.isInteger(value) && (value as number) >= 0 && (value as number) <= 255;
+}
+
+// RFC 5952: the longest run of two or more zero groups becomes `::`.
+function compressIPv6(groups: string[]): string {
+  let bestStart = -1;
+  let bestLength = 1;
+  for (let i = 0; i < groups.length; ) {
+    if (groups[i] !== '0') {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < groups.length && groups[j] === '0') j++;
+    if (j - i > bestLength) {
+      bestStart = i;
+      bestLength = j - i;
+    }
+    i = j;
+  }
+  if (bestStart === -1) return groups.join(':');
+  return `${groups.slice(0, bestStart).join(':')}::${groups.slice(bestStart + bestLength).join(':')}`;
+}
+
+/** Checks a TCP port: an integer from 0 (any free port) to 65535. */
+export function toPort(port: unknown, argument: string): number {
+  if (typeof port === 'number' && Number.isInteger(port) && port >= 0 && port <= 65535) return port;
+  throw new ProbeArgumentError(argument, 'an integer from 0 to 65535', port);
+}
+
+/** Checks a state word. */
+export function toState(state: unknown, argument: string): ServiceState {
+  if (isServiceState(state)) return state;
+  throw new ProbeArgumentError(argument, "one of 'UP', 'READY', 'DRAINING', 'DOWN'", state);
+}
+
+/** Checks a positive whole number (a count or a duration in milliseconds). */
+export function toPositiveInteger(value: unknown, argument: string): number {
+  if (typeof value === 'number' && Number.isInteger(value) && value > 0) return value;
+  throw new ProbeArgumentError(argument, 'a positive integer', value);
+}
+
+/** Checks that an options argument is a plain object (or absent) and has no unknown keys. */
+export function toOptions<T extends object>(options: unknown, argument: string, known: readonly string[]): Partial<T> {
+  if (options === undefined) return {};
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new ProbeArgumentError(argument, 'an object', options);
+  }
+  for (const key of Object.keys(options)) {
+    if (!known.includes(key)) throw new ProbeArgumentError(`${argument}.${key}`, `one of the known options (${known.join(', ')})`, key);
+  }
+  return options as Partial<T>;
+}

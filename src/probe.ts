@@ -1,0 +1,266 @@
+// Probe: ties the state, the pure decisions (route → verdict → render) and the server together.
+// The same `respond` serves the standalone server and `probe.handle()` in someone else's server,
+// so both send the same bytes.
+
+import { EventEmitter } from 'node:events';
+import type { IncomingMessage, OutgoingHttpHeader, ServerResponse } from 'node:http';
+import { ProbeArgumentError, ProbeStartError } from './errors.js';
+import { createLog, type Log, type ProbeLogger } from './log.js';
+import { toHost, toOptions, toPort, toPositiveInteger, toState, type AddressInput } from './options.js';
+import { METHOD_NOT_ALLOWED, NOT_FOUND, stateText, withConnectionClose, type RenderedResponse } from './render.js';
+import { route, type Route } from './routes.js';
+import { DEFAULT_LIMITS, listen, type BoundAddress, type ProbeServer, type ServerLimits } from './server.js';
+import { ServiceState } from './state.js';
+import { stateVerdict } from './verdict.js';
+
+/** How long `stop()` waits for open connections before it closes them by force. */
+export const SHUTDOWN_GRACE_PERIOD_MS = 500;
+
+/** The port the probe listens on unless told otherwise (the crate's examples use it too). */
+export const DEFAULT_PORT = 11333;
+
+/** Options of {@link createProbe}. Every one is optional. */
+export interface ProbeOptions {
+  /**
+   * IP address to listen on: a string or 4/16 byte values. Default: every interface (`::`, or
+   * `0.0.0.0` where IPv6 is off), which is what kubelet needs to reach the pod IP.
+   */
+  host?: AddressInput;
+  /** TCP port; 0 picks a free one. Default 11333. */
+  port?: number;
+  /** The state before anything is set. Default `UP`. */
+  state?: ServiceState;
+  /** Also send log events here (`console`, pino, …). Silent by default. */
+  logger?: ProbeLogger;
+  /** Largest request head in bytes (431 past it). Default 8192. */
+  maxHeaderSize?: number;
+  /** Time to send a request head, in ms. Default 10 000. */
+  headersTimeoutMs?: number;
+  /** Time to send a whole request, in ms. Default 15 000. */
+  requestTimeoutMs?: number;
+  /** Idle keep-alive connections are closed after this many ms. Default 5 000. */
+  keepAliveTimeoutMs?: number;
+  /** Most open connections; past it the oldest is closed. Default 1024. */
+  maxConnections?: number;
+}
+
+const OPTION_NAMES = [
+  'host',
+  'port',
+  'state',
+  'logger',
+  'maxHeaderSize',
+  'headersTimeoutMs',
+  'requestTimeoutMs',
+  'keepAliveTimeoutMs',
+  'maxConnections',
+] as const;
+
+/** Per-start overrides of the probe's `host`, `port` and initial `state`. */
+export interface StartOptions {
+  host?: AddressInput;
+  port?: number;
+  state?: ServiceState;
+}
+
+/** Events a {@link Probe} emits. */
+export interface ProbeEvents {
+  /** The state changed (never emitted for a set to the same state). */
+  change: [next: ServiceState, previous: ServiceState];
+}
+
+/**
+ * One probe: a state, and the HTTP server that shows it. Create it with {@link createProbe}.
+ */
+export class Probe extends EventEmitter<ProbeEvents> {
+  readonly #log: Log;
+  readonly #limits: ServerLimits;
+  readonly #host: string | undefined;
+  readonly #port: number;
+  #state: ServiceState;
+  #started = false;
+  #whenStarted: Promise<void> | undefined;
+  #resolveStarted: (() => void) | undefined;
+  #server: ProbeServer | undefined;
+  #starting: Promise<BoundAddress> | undefined;
+  #stopping: Promise<void> | undefined;
+
+  constructor(options?: ProbeOptions) {
+    super();
+    const given = toOptions<ProbeOptions>(options, 'options', OPTION_NAMES);
+    this.#host = given.host === undefined ? undefined : toHost(given.host, 'options.host');
+    this.#port = given.port === undefined ? DEFAULT_PORT : toPort(given.port, 'options.port');
+    this.#state = given.state === undefined ? ServiceState.Up : toState(given.state, 'options.state');
+    if (given.logger !== undefined && (typeof given.logger !== 'object' || given.logger === null)) {
+      throw new ProbeArgumentError('options.logger', 'an object with debug/info/warn/error methods', given.logger);
+    }
+    this.#limits = {
+      maxHeaderSize: limit(given, 'maxHeaderSize'),
+      headersTimeoutMs: limit(given, 'headersTimeoutMs'),
+      requestTimeoutMs: limit(given, 'requestTimeoutMs'),
+      keepAliveTimeoutMs: limit(given, 'keepAliveTimeoutMs'),
+      maxConnections: limit(given, 'maxConnections'),
+    };
+    if (this.#limits.requestTimeoutMs < this.#limits.headersTimeoutMs) {
+      throw new ProbeArgumentError('options.requestTimeoutMs', `at least headersTimeoutMs (${this.#limits.headersTimeoutMs})`, this.#limits.requestTimeoutMs);
+    }
+    this.#log = createLog(given.logger);
+    if (this.#state === ServiceState.Ready) this.#started = true;
+  }
+
+  /** The current state. */
+  get state(): ServiceState {
+    return this.#state;
+  }
+
+  /** Sets the state; emits `'change'` and logs when it really changes. Throws on an unknown state. */
+  setState(state: ServiceState): void {
+    const next = toState(state, 'state');
+    const previous = this.#state;
+    if (next === previous) return;
+    this.#state = next;
+    this.#log.debug(`Service state change: ${previous} to ${next}.`);
+    if (next === ServiceState.Ready) this.markStarted();
+    this.emit('change', next, previous);
+  }
+
+  /** True once the probe has been READY or `markStarted()` was called; `/started` then answers 200 for good. */
+  get started(): boolean {
+    return this.#started;
+  }
+
+  /** Marks start-up as finished without becoming READY: `/started` answers 200 from now on. */
+  markStarted(): void {
+    if (this.#started) return;
+    this.#started = true;
+    this.#resolveStarted?.();
+  }
+
+  /** Resolves once the probe has started (see {@link Probe.started}). */
+  whenStarted(): Promise<void> {
+    if (this.#started) return Promise.resolve();
+    this.#whenStarted ??= new Promise<void>((resolve) => {
+      this.#resolveStarted = resolve;
+    });
+    return this.#whenStarted;
+  }
+
+  /** Where the server listens, while it runs. */
+  get address(): BoundAddress | undefined {
+    return this.#server?.bound;
+  }
+
+  /**
+   * Starts the probe's HTTP server. Resolves to the bound address and port.
+   * Rejects a {@link ProbeStartError}: `ALREADY_STARTED`, or `SOCKET_UNAVAILABLE` with the OS
+   * error as `cause`; a failed start changes nothing (the initial state is set only once bound).
+   */
+  async start(overrides?: StartOptions): Promise<BoundAddress> {
+    const given = toOptions<StartOptions>(overrides, 'overrides', ['host', 'port', 'state']);
+    const host = given.host === undefined ? this.#host : toHost(given.host, 'overrides.host');
+    const port = given.port === undefined ? this.#port : toPort(given.port, 'overrides.port');
+    const state = given.state === undefined ? undefined : toState(given.state, 'overrides.state');
+    if (this.#server !== undefined || this.#starting !== undefined) {
+      throw new ProbeStartError('ALREADY_STARTED', 'The probe is already started; stop it first');
+    }
+    const starting = (async () => {
+      if (this.#stopping !== undefined) await this.#stopping;
+      const server = await listen((req, res) => this.#respond(req, res, route(req.method, req.url, acceptOf(req)), server), host, port, this.#limits, this.#log);
+      this.#server = server;
+      this.#stopping = undefined;
+      if (state !== undefined) this.setState(state);
+      const { address, port: boundPort } = server.bound;
+      const shown = address.includes(':') ? `[${address}]` : address;
+      this.#log.info(`Service readiness probe listening on http://${shown}:${boundPort}/ with initial state ${this.#state}`);
+      return server.bound;
+    })();
+    this.#starting = starting;
+    try {
+      return await starting;
+    } finally {
+      this.#starting = undefined;
+    }
+  }
+
+  /**
+   * Stops the server and closes every connection, keep-alive ones included, within
+   * {@link SHUTDOWN_GRACE_PERIOD_MS}; logs an error if that had to be forced. Idempotent.
+   */
+  stop(): Promise<void> {
+    if (this.#stopping !== undefined) return this.#stopping;
+    const server = this.#server;
+    if (server === undefined) {
+      return this.#starting === undefined ? Promise.resolve() : this.#starting.then(() => this.stop(), () => undefined);
+    }
+    this.#stopping = server.stop(SHUTDOWN_GRACE_PERIOD_MS).then((inTime) => {
+      if (this.#server === server) this.#server = undefined;
+      if (!inTime) this.#log.error(`Service probe did not stop within ${SHUTDOWN_GRACE_PERIOD_MS} ms; open connections were closed`);
+      else this.#log.debug('Service probe stopped');
+    });
+    return this.#stopping;
+  }
+
+  /**
+   * Answers a probe request inside an existing node:http server (or Express, Fastify, Koa via their
+   * raw request and response). Returns `true` when it answered, `false` when the path is not the
+   * probe's, so the caller can fall through to its own routes.
+   */
+  handle(req: IncomingMessage, res: ServerResponse): boolean {
+    const routed = route(req.method, req.url, acceptOf(req));
+    if (routed.kind !== 'probe' && !routed.owned) return false;
+    this.#respond(req, res, routed, undefined);
+    return true;
+  }
+
+  #respond(req: IncomingMessage, res: ServerResponse, routed: Route, server: ProbeServer | undefined): void {
+    let response: RenderedResponse;
+    if (routed.kind !== 'probe') {
+      response = routed.kind === 'not-found' ? NOT_FOUND : METHOD_NOT_ALLOWED;
+    } else if (routed.check !== undefined) {
+      response = NOT_FOUND;
+    } else {
+      const verdict = stateVerdict(routed.endpoint, this.#state, this.#started);
+      response = stateText(verdict.status, verdict.word);
+    }
+    writeResponse(req, res, response, routed.head, server?.stopping === true);
+  }
+}
+
+function limit(given: Partial<ProbeOptions>, name: keyof ServerLimits): number {
+  const value = given[name];
+  return value === undefined ? DEFAULT_LIMITS[name] : toPositiveInteger(value, `options.${name}`);
+}
+
+// Header lookups scan rawHeaders instead of reading `req.headers`, which node:http builds lazily
+// as a new object on first access: the plain GET /ready path stays allocation-free.
+function rawHeader(req: IncomingMessage, lowerName: string): string | undefined {
+  const raw = req.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === lowerName.length && name.toLowerCase() === lowerName) return raw[i + 1];
+  }
+  return undefined;
+}
+
+function acceptOf(req: IncomingMessage): string | undefined {
+  return rawHeader(req, 'accept');
+}
+
+// A probe never reads a request body. When one is announced, the connection is closed after the
+// answer instead of reading and discarding an arbitrary amount of data to keep it alive.
+function announcesBody(req: IncomingMessage): boolean {
+  const length = rawHeader(req, 'content-length');
+  return (length !== undefined && length !== '0') || rawHeader(req, 'transfer-encoding') !== undefined;
+}
+
+function writeResponse(req: IncomingMessage, res: ServerResponse, response: RenderedResponse, head: boolean, closing: boolean): void {
+  if (res.headersSent || res.writableEnded) return;
+  const sent = closing || announcesBody(req) ? withConnectionClose(response) : response;
+  res.writeHead(sent.status, sent.headers as OutgoingHttpHeader[]);
+  res.end(head ? undefined : sent.body);
+}
+
+/** Creates a probe with its own state and server. See {@link ProbeOptions}. */
+export function createProbe(options?: ProbeOptions): Probe {
+  return new Probe(options);
+}

@@ -1,0 +1,64 @@
+// Pure: a verdict → the status, header list and body bytes of the response. Every response the
+// probe writes comes from here, so the standalone server and `probe.handle()` send the same bytes.
+
+import type { ServiceState } from './state.js';
+
+/** A response ready to write: `headers` is a flat `[name, value, name, value, …]` list. */
+export interface RenderedResponse {
+  readonly status: number;
+  readonly headers: readonly string[];
+  readonly body: Buffer;
+}
+
+export const TEXT_CONTENT_TYPE = 'text/plain; charset=utf-8';
+
+// Headers on every response: a probe answer is never cacheable (a stale READY from a proxy cache
+// would be worse than none) and never sniffed as anything but what it says.
+const COMMON_HEADERS: readonly string[] = Object.freeze(['Cache-Control', 'no-store', 'X-Content-Type-Options', 'nosniff']);
+
+/** Builds a response from a status, a content type and a body. */
+export function renderResponse(status: number, contentType: string, body: string | Buffer, extraHeaders: readonly string[] = []): RenderedResponse {
+  const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
+  const headers = Object.freeze([
+    'Content-Type',
+    contentType,
+    'Content-Length',
+    String(bytes.length),
+    ...COMMON_HEADERS,
+    ...extraHeaders,
+  ]);
+  return Object.freeze({ status, headers, body: bytes });
+}
+
+/** The plain-text answer of a probe endpoint: the state word, no trailing newline (as the crate). */
+export function renderStateText(status: number, word: ServiceState): RenderedResponse {
+  return renderResponse(status, TEXT_CONTENT_TYPE, word);
+}
+
+// Every plain answer there can be (4 state words × 200/503), built once: the hot path only looks
+// one up.
+const STATE_TEXT = new Map<string, RenderedResponse>();
+for (const status of [200, 503]) {
+  for (const word of ['UP', 'READY', 'DRAINING', 'DOWN'] as const) {
+    STATE_TEXT.set(`${status} ${word}`, renderStateText(status, word));
+  }
+}
+
+/** The precomputed plain-text answer for a status (200 or 503) and state word. */
+export function stateText(status: 200 | 503, word: ServiceState): RenderedResponse {
+  return STATE_TEXT.get(`${status} ${word}`) ?? renderStateText(status, word);
+}
+
+/** 404 for paths that are not the probe's. A fixed body: no response ever echoes request input. */
+export const NOT_FOUND: RenderedResponse = renderResponse(404, TEXT_CONTENT_TYPE, 'Not found');
+
+/** 405 for methods other than GET and HEAD (RFC 9110 §15.5.6 requires `Allow`). */
+export const METHOD_NOT_ALLOWED: RenderedResponse = renderResponse(405, TEXT_CONTENT_TYPE, 'Method not allowed', ['Allow', 'GET, HEAD']);
+
+/**
+ * The same response with `Connection: close` added: used while the probe stops, and when a
+ * request carries a body the probe will not read.
+ */
+export function withConnectionClose(response: RenderedResponse): RenderedResponse {
+  return { status: response.status, headers: [...response.headers, 'Connection', 'close'], body: response.body };
+}

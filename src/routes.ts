@@ -1,0 +1,184 @@
+// Pure: request line (method, target) and Accept header → which probe endpoint, in which format,
+// with which options. Knows nothing of checks or sockets.
+
+/** The probe endpoints. `health` answers `/`, `/health` and `/live`. */
+export type Endpoint = 'health' | 'ready' | 'started';
+
+/** Response body format. */
+export type Format = 'text' | 'json';
+
+/** A request the probe answers with a verdict. */
+export interface ProbeRoute {
+  readonly kind: 'probe';
+  readonly endpoint: Endpoint;
+  /** HEAD: same status and headers as GET, no body. */
+  readonly head: boolean;
+  /** `/ready/<name>`, `/health/<name>`: evaluate this one check alone. */
+  readonly check: string | undefined;
+  /** `?verbose`: one line per check. */
+  readonly verbose: boolean;
+  /** `?exclude=name`, repeatable: checks to skip for this request. */
+  readonly exclude: readonly string[];
+  readonly format: Format;
+}
+
+/** A request the probe answers with a fixed error. */
+export interface ErrorRoute {
+  readonly kind: 'not-found' | 'method-not-allowed';
+  readonly head: boolean;
+  /**
+   * Whether the path is one of the probe's. `probe.handle()` leaves requests for paths it does not
+   * own to the host server, whatever their method.
+   */
+  readonly owned: boolean;
+}
+
+export type Route = ProbeRoute | ErrorRoute;
+
+// Paths are matched exactly, with at most one trailing slash, and never decoded or normalised:
+// `/re%61dy`, `//ready` and `/x/../ready` are not probe paths. A probe has no reason to be lenient,
+// and exact matching means no request input can steer routing in surprising ways.
+const ENDPOINT_BY_PATH: ReadonlyMap<string, Endpoint> = new Map<string, Endpoint>([
+  ['/', 'health'],
+  ['/health', 'health'],
+  ['/health/', 'health'],
+  ['/live', 'health'],
+  ['/live/', 'health'],
+  ['/ready', 'ready'],
+  ['/ready/', 'ready'],
+  ['/started', 'started'],
+  ['/started/', 'started'],
+]);
+
+// `/<base>/<check name>` evaluates one check.
+const ENDPOINT_BY_CHECK_BASE: ReadonlyMap<string, Endpoint> = new Map<string, Endpoint>([
+  ['/health/', 'health'],
+  ['/live/', 'health'],
+  ['/ready/', 'ready'],
+]);
+
+const NO_EXCLUSIONS: readonly string[] = Object.freeze([]);
+
+// The hot path (no query, no JSON Accept) returns one of these shared objects: no allocation.
+function plainRoutes(head: boolean): Record<Endpoint, ProbeRoute> {
+  const make = (endpoint: Endpoint): ProbeRoute =>
+    Object.freeze({ kind: 'probe', endpoint, head, check: undefined, verbose: false, exclude: NO_EXCLUSIONS, format: 'text' });
+  return { health: make('health'), ready: make('ready'), started: make('started') };
+}
+const PLAIN_GET = plainRoutes(false);
+const PLAIN_HEAD = plainRoutes(true);
+
+function errorRoute(kind: ErrorRoute['kind'], head: boolean, owned: boolean): ErrorRoute {
+  return Object.freeze({ kind, head, owned });
+}
+const NOT_FOUND_GET = errorRoute('not-found', false, false);
+const NOT_FOUND_HEAD = errorRoute('not-found', true, false);
+const METHOD_NOT_ALLOWED_OWNED = errorRoute('method-not-allowed', false, true);
+const METHOD_NOT_ALLOWED_OTHER = errorRoute('method-not-allowed', false, false);
+
+/**
+ * Routes one request.
+ *
+ * @param method  the request method, as node:http gives it (upper case)
+ * @param target  the request target: origin-form (`/ready?verbose`) or absolute-form
+ *                (`http://host/ready`); anything else is not found
+ * @param accept  the `Accept` header, if any
+ * @param prefix  a mount prefix such as `/internal/health` (no trailing slash); paths outside it
+ *                are not the probe's
+ */
+export function route(method: string | undefined, target: string | undefined, accept?: string, prefix = ''): Route {
+  const head = method === 'HEAD';
+  const methodAllowed = head || method === 'GET';
+  let path = target ?? '';
+  if (path.charCodeAt(0) !== 47 /* '/' */) path = originFormOf(path);
+
+  let query = '';
+  const q = path.indexOf('?');
+  if (q !== -1) {
+    query = path.slice(q + 1);
+    path = path.slice(0, q);
+  }
+  if (prefix !== '') {
+    if (!path.startsWith(prefix)) return notOwned(methodAllowed, head);
+    path = path.slice(prefix.length);
+    if (path === '') path = '/';
+    else if (path.charCodeAt(0) !== 47) return notOwned(methodAllowed, head);
+  }
+
+  let endpoint = ENDPOINT_BY_PATH.get(path);
+  let check: string | undefined;
+  if (endpoint === undefined) {
+    const named = checkPath(path);
+    if (named === undefined) return notOwned(methodAllowed, head);
+    endpoint = named.endpoint;
+    check = named.check;
+  }
+  if (!methodAllowed) return METHOD_NOT_ALLOWED_OWNED;
+
+  const format = formatFromAccept(accept);
+  if (query === '' && check === undefined && format === 'text') return head ? PLAIN_HEAD[endpoint] : PLAIN_GET[endpoint];
+  return withQuery({ endpoint, head, check, format }, query);
+}
+
+function notOwned(methodAllowed: boolean, head: boolean): ErrorRoute {
+  if (!methodAllowed) return METHOD_NOT_ALLOWED_OTHER;
+  return head ? NOT_FOUND_HEAD : NOT_FOUND_GET;
+}
+
+// Absolute-form (`GET http://host:11333/ready HTTP/1.1`, RFC 9112 §3.2.2) must be accepted by
+// servers; its path is what follows the authority. `*` (asterisk-form) and anything else has none.
+function originFormOf(target: string): string {
+  const match = /^https?:\/\/[^/?#]*/i.exec(target);
+  if (match === null) return '';
+  const rest = target.slice(match[0].length);
+  return rest === '' || rest.charCodeAt(0) === 63 /* '?' */ ? `/${rest}` : rest;
+}
+
+function checkPath(path: string): { endpoint: Endpoint; check: string } | undefined {
+  const second = path.indexOf('/', 1);
+  if (second === -1) return undefined;
+  const endpoint = ENDPOINT_BY_CHECK_BASE.get(path.slice(0, second + 1));
+  if (endpoint === undefined) return undefined;
+  let name = path.slice(second + 1);
+  if (name.endsWith('/')) name = name.slice(0, -1);
+  if (name === '' || name.includes('/')) return undefined;
+  try {
+    name = decodeURIComponent(name);
+  } catch {
+    return undefined;
+  }
+  return { endpoint, check: name };
+}
+
+/**
+ * JSON only when the client names `application/health+json` or `application/json` with a non-zero
+ * quality. `*\/*`, `application/*` and no Accept at all keep the plain-text body, so kubelet, curl
+ * and the Rust crate's client read what they always read.
+ */
+export function formatFromAccept(accept: string | undefined): Format {
+  if (accept === undefined || !accept.includes('json')) return 'text';
+  for (const range of accept.split(',')) {
+    const [type = '', ...params] = range.split(';');
+    const mediaType = type.trim().toLowerCase();
+    if (mediaType !== 'application/health+json' && mediaType !== 'application/json') continue;
+    const quality = params.map((p) => p.trim().toLowerCase()).find((p) => p.startsWith('q='));
+    if (quality === undefined || Number(quality.slice(2)) > 0) return 'json';
+  }
+  return 'text';
+}
+
+function withQuery(base: { endpoint: Endpoint; head: boolean; check: string | undefined; format: Format }, query: string): ProbeRoute {
+  let verbose = false;
+  let format = base.format;
+  const exclude: string[] = [];
+  if (query !== '') {
+    const params = new URLSearchParams(query);
+    const verboseValue = params.get('verbose');
+    verbose = verboseValue !== null && verboseValue !== '0' && verboseValue.toLowerCase() !== 'false';
+    for (const name of params.getAll('exclude')) if (name !== '') exclude.push(name);
+    const requested = params.get('format');
+    if (requested === 'json') format = 'json';
+    else if (requested === 'text') format = 'text';
+  }
+  return { kind: 'probe', ...base, verbose, exclude, format };
+}
