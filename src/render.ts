@@ -56,6 +56,12 @@ export const NOT_FOUND: RenderedResponse = renderResponse(404, TEXT_CONTENT_TYPE
 export const METHOD_NOT_ALLOWED: RenderedResponse = renderResponse(405, TEXT_CONTENT_TYPE, 'Method not allowed', ['Allow', 'GET, HEAD']);
 
 /**
+ * 400 for an HTTP/1.1 request without `Host` (RFC 9112 §3.2 requires it). Answered by the probe
+ * itself rather than by node:http, whose own 400 lacks the headers every probe response carries.
+ */
+export const BAD_REQUEST: RenderedResponse = renderResponse(400, TEXT_CONTENT_TYPE, 'Bad Request', ['Connection', 'close']);
+
+/**
  * The same response with `Connection: close` added: used while the probe stops, and when a
  * request carries a body the probe will not read.
  */

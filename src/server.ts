@@ -6,6 +6,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Socket } from 'node:net';
 import { ProbeStartError } from './errors.js';
 import type { Log } from './log.js';
+import { BAD_REQUEST as MISSING_HOST } from './render.js';
 
 /** Limits of the standalone probe server. All durations in milliseconds. */
 export interface ServerLimits {
@@ -67,6 +68,17 @@ const BAD_REQUEST = clientErrorBytes(400, 'Bad Request');
 const HEADERS_TOO_LARGE = clientErrorBytes(431, 'Request Header Fields Too Large');
 const REQUEST_TIMEOUT = clientErrorBytes(408, 'Request Timeout');
 
+// RFC 9112 §3.2: a server MUST answer 400 to an HTTP/1.1 request without Host. HTTP/1.0 needs
+// none (old health checkers send none), so only 1.1 is held to it.
+function requireHost(req: IncomingMessage, res: ServerResponse): boolean {
+  if (req.httpVersionMajor !== 1 || req.httpVersionMinor !== 1) return true;
+  const raw = req.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.length === 4 && raw[i]!.toLowerCase() === 'host') return true;
+  res.writeHead(MISSING_HOST.status, MISSING_HOST.headers as string[]);
+  res.end(MISSING_HOST.body);
+  return false;
+}
+
 /** Starts a server on `host:port`; rejects a ProbeStartError `SOCKET_UNAVAILABLE` and leaves nothing behind if it cannot bind. */
 export function listen(handler: Handler, host: string | undefined, port: number, limits: ServerLimits, log: Log): Promise<ProbeServer> {
   const server = createServer({
@@ -77,8 +89,13 @@ export function listen(handler: Handler, host: string | undefined, port: number,
     // How often node:http enforces the two timeouts above; its default (30 s) would let a
     // slowloris hold a connection for up to 30 s past the limit.
     connectionsCheckingInterval: Math.min(1000, limits.headersTimeoutMs),
+    // node:http's own answer to a missing Host is a bare chunked 400 without the headers every
+    // probe response carries; the probe sends its own fixed 400 instead (see requireHost).
+    requireHostHeader: false,
   });
-  server.on('request', handler);
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    if (requireHost(req, res)) handler(req, res);
+  });
 
   const open = new Set<Socket>();
   server.on('connection', (socket: Socket) => {
