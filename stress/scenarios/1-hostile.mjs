@@ -1,0 +1,99 @@
+// Scenario 1: malformed and hostile HTTP. Thousands of seeded hostile requests in batches; after
+// every batch a well-formed probe request must be answered correctly and fast, nothing may be
+// echoed, and the probe process must end where it started (memory, file descriptors, no errors).
+
+import { startProbeProcess } from '../lib/child.mjs';
+import { MARKER, nextHostile } from '../lib/hostile.mjs';
+import { randomSource } from '../lib/prng.mjs';
+import { Findings, checkProcessClean, settle } from '../lib/scenario.mjs';
+import { latencyFigures, mb, nowMs, seconds } from '../lib/stats.mjs';
+import { rawExchange, statusesIn } from '../lib/wire.mjs';
+
+export const title = 'hostile HTTP';
+
+// Every status the probe may answer a hostile request with while READY (all endpoints pass).
+const ALLOWED_STATUSES = new Set([200, 400, 404, 405, 408, 431]);
+const BATCH = 100;
+// How long a client waits for an answer before it gives up and closes (inputs with an incomplete
+// head get none until the headers timeout).
+const HOLD_MS = 150;
+
+export async function run({ seed, short }) {
+  const total = short ? 1_500 : 10_000;
+  const limitMs = short ? 200 : 50;
+  const findings = new Findings();
+  const rnd = randomSource(seed);
+  const probe = await startProbeProcess({}, { state: 'READY' });
+  const url = `http://127.0.0.1:${probe.port}/ready`;
+  const started = nowMs();
+  try {
+    // Warm-up (not counted): JIT, fetch's connection, the first hostile batch.
+    for (let i = 0; i < 5; i++) await (await fetch(url)).text();
+    const warm = randomSource(seed ^ 0x5eed);
+    for (let i = 0; i < 3; i++) {
+      await Promise.all(Array.from({ length: BATCH }, () => nextHostile(warm)).map((r) => rawExchange(probe.port, r.bytes, { endAfterWrite: r.end, holdMs: HOLD_MS })));
+    }
+    const baseFds = await settle(() => probe.fds(), 0, 500);
+    const base = await probe.call('stats', { gc: true });
+
+    const outcomes = new Map();
+    const probeLatencies = [];
+    let peakHeap = base.heapUsed;
+    let peakRss = base.rss;
+    let tried = 0;
+    let mid;
+    for (let batch = 0; tried < total; batch++) {
+      const requests = Array.from({ length: Math.min(BATCH, total - tried) }, () => nextHostile(rnd));
+      tried += requests.length;
+      const results = await Promise.all(requests.map((r) => rawExchange(probe.port, r.bytes, { endAfterWrite: r.end, holdMs: HOLD_MS })));
+      results.forEach((result, i) => {
+        const { kind } = requests[i];
+        const statuses = statusesIn(result.raw);
+        const key = statuses.length === 0 ? (result.how === 'client-gave-up' ? 'held open, no answer' : 'closed, no answer') : String(statuses[0]);
+        outcomes.set(key, (outcomes.get(key) ?? 0) + 1);
+        for (const status of statuses) findings.check(ALLOWED_STATUSES.has(status), `unexpected status ${status}`, () => ({ kind, sent: requests[i].bytes.toString('latin1').slice(0, 120) }));
+        findings.check(!result.raw.includes(MARKER), 'response echoes request input', () => ({ kind, response: result.raw.slice(0, 200) }));
+        if (statuses.length > 0) findings.check(/\r\ncontent-type: text\/plain; charset=utf-8\r\n/i.test(result.raw), 'response without the text content type', () => ({ kind, response: result.raw.slice(0, 200) }));
+      });
+      // The well-formed probe request after every batch.
+      const t0 = nowMs();
+      try {
+        const res = await fetch(url, { signal: AbortSignal.timeout(5000) });
+        const body = await res.text();
+        const ms = nowMs() - t0;
+        probeLatencies.push(ms);
+        findings.check(res.status === 200 && body === 'READY', 'wrong answer to a well-formed probe request', () => ({ batch, status: res.status, body }));
+        findings.check(ms <= limitMs, `well-formed probe request slower than ${limitMs} ms`, () => ({ batch, ms: +ms.toFixed(1) }));
+      } catch (error) {
+        findings.fail('well-formed probe request failed', { batch, error: String(error) });
+      }
+      if (mid === undefined && tried >= total / 2) mid = await probe.call('stats', { gc: true });
+      if (batch % 10 === 0) {
+        const s = await probe.call('stats');
+        peakHeap = Math.max(peakHeap, s.heapUsed);
+        peakRss = Math.max(peakRss, s.rss);
+      }
+    }
+    const fds = await settle(() => probe.fds(), baseFds);
+    const end = await probe.call('stats', { gc: true });
+    checkProcessClean(findings, probe, end);
+    findings.check(fds <= baseFds, 'file descriptors leaked', () => ({ before: baseFds, after: fds }));
+    // The band, after a GC: the second half of the run adds at most 0.5 MB (a leak grows with the
+    // request count; warm-up (compiled code, caches) does not), and the whole run at most 2 MB.
+    findings.check(end.heapUsed <= mid.heapUsed + 524288, 'heap grew during the second half', () => ({ mid: mb(mid.heapUsed), end: mb(end.heapUsed) }));
+    findings.check(end.heapUsed <= base.heapUsed + 2097152, 'heap did not return to its starting band', () => ({ before: mb(base.heapUsed), after: mb(end.heapUsed) }));
+
+    const lat = latencyFigures(probeLatencies);
+    const answers = [...outcomes].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k}×${v}`).join(' ');
+    return {
+      findings,
+      figures: { requests: tried, batches: probeLatencies.length, probeLatency: lat, heapBefore: base.heapUsed, heapMid: mid.heapUsed, heapAfter: end.heapUsed, heapPeak: peakHeap, rssBefore: base.rss, rssAfter: end.rss, rssPeak: peakRss, fdsBefore: baseFds, fdsAfter: fds },
+      line:
+        `${tried} hostile requests in ${seconds(nowMs() - started)} s (first answers: ${answers}); ` +
+        `probe request after each of ${probeLatencies.length} batches ${lat.text} (limit ${limitMs} ms); ` +
+        `heap after GC ${mb(base.heapUsed)} → ${mb(mid.heapUsed)} (half-way) → ${mb(end.heapUsed)} MB (peak ${mb(peakHeap)}), rss ${mb(base.rss)} → ${mb(end.rss)} MB (peak ${mb(peakRss)}); fds ${baseFds} → ${fds}; uncaught 0`.replace('uncaught 0', `uncaught ${end.uncaught + end.unhandled}`),
+    };
+  } finally {
+    await probe.close();
+  }
+}
