@@ -1,8 +1,10 @@
 // The scenarios, in the order `npm run stress` runs them.
 import * as hostile from './1-hostile.mjs';
 import * as slowClients from './2-slow-clients.mjs';
+import * as flood from './3-flood.mjs';
 
 export const SCENARIOS = [
   { number: 1, ...hostile },
   { number: 2, ...slowClients },
+  { number: 3, ...flood },
 ];
