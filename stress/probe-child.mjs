@@ -5,6 +5,11 @@
 import { createServer } from 'node:net';
 import { createProbe } from '../dist/index.js';
 
+// node:net compares every destroyed socket with process.stdout/stderr, which creates those
+// streams (a PipeWrap each) on first use. Create them now so they are in every baseline count.
+void process.stdout;
+void process.stderr;
+
 const counters = { uncaught: [], unhandled: [], warnings: [], logged: { error: [], warn: [] } };
 process.on('uncaughtException', (error) => counters.uncaught.push(String(error?.stack ?? error)));
 process.on('unhandledRejection', (reason) => counters.unhandled.push(String(reason?.stack ?? reason)));
@@ -106,6 +111,8 @@ const commands = {
     } catch (error) {
       code = error.code;
     }
+    // The failed server's handle closes on the next turns of the loop; give it those.
+    await new Promise((resolve) => setTimeout(resolve, 50));
     const after = { state: probe.state, resources: process.getActiveResourcesInfo().length };
     await new Promise((resolve) => blocker.close(resolve));
     return { code, before, after };

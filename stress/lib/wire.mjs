@@ -107,6 +107,7 @@ export class KeepAliveClient {
     };
     this.#socket.on('error', (e) => fail(`connection error ${e.code ?? e.message}`));
     this.#socket.on('close', () => fail('connection closed by the server'));
+    this.#socket.on('end', () => this.#socket.end());
   }
 
   ready() {
@@ -134,6 +135,12 @@ export class KeepAliveClient {
       this.#waiting = { resolve, reject, sentNs };
       this.#socket.write(`GET ${path} HTTP/1.1\r\nHost: probe\r\n\r\n`);
     });
+  }
+
+  /** Resolves once the connection is closed (by either side). */
+  closed() {
+    if (this.#socket.destroyed) return Promise.resolve();
+    return new Promise((resolve) => this.#socket.once('close', resolve));
   }
 
   close() {
