@@ -3,10 +3,12 @@ import * as hostile from './1-hostile.mjs';
 import * as slowClients from './2-slow-clients.mjs';
 import * as flood from './3-flood.mjs';
 import * as lifecycle from './5-lifecycle.mjs';
+import * as load from './6-load.mjs';
 
 export const SCENARIOS = [
   { number: 1, ...hostile },
   { number: 2, ...slowClients },
   { number: 3, ...flood },
   { number: 5, ...lifecycle },
+  { number: 6, ...load },
 ];

@@ -1,0 +1,27 @@
+// The reliability scenarios of `npm run stress` (stress/), with smaller counts and shorter
+// timeouts so they fit in `npm test`. Seeded: a failure prints its seed; rerun it with
+// STRESS_SEED=<seed> npm test, or the full run with npm run stress -- --seed <seed>.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { scenarioSeed } from '../stress/lib/prng.mjs';
+import { SCENARIOS } from '../stress/scenarios/index.mjs';
+
+const seed = process.env.STRESS_SEED === undefined ? Date.now() % 2 ** 31 : Number(process.env.STRESS_SEED);
+
+const CLAIMS = {
+  1: 'hostile and malformed HTTP never crashes, echoes, leaks or slows the probe',
+  2: 'slowloris and idle connections are closed by the timeouts while probes are answered',
+  3: 'connection floods past the cap leave the probe answering and leak no file descriptor',
+  4: 'misbehaving checks under load never hold a request past its timeout or leave a rejection unhandled',
+  5: 'start/stop cycles leave no handle, timer or socket behind and stop within the grace period',
+  6: 'under load with 100 state changes a second every answer shows a state that held during its request',
+};
+
+for (const scenario of SCENARIOS) {
+  test(`stress (short): ${CLAIMS[scenario.number] ?? scenario.title}`, async (t) => {
+    const result = await scenario.run({ seed: scenarioSeed(seed, scenario.number), short: true });
+    t.diagnostic(`seed ${seed}: ${result.line}`);
+    assert.ok(result.findings.ok, `seed ${seed} (rerun: STRESS_SEED=${seed} npm test):\n${result.findings.list().join('\n')}`);
+  });
+}
