@@ -36,7 +36,8 @@ for (const scenario of SCENARIOS) {
   }
   const ok = result.findings.ok;
   if (!ok) lost++;
-  console.log(`${scenario.number} ${scenario.title}: ${ok ? 'PASS' : 'FAIL'} ${result.line}`);
+  // The load average says how busy the (possibly shared) machine was while the figures were taken.
+  console.log(`${scenario.number} ${scenario.title}: ${ok ? 'PASS' : 'FAIL'} ${result.line} [load avg ${os.loadavg()[0].toFixed(1)}]`);
   if (!ok) for (const finding of result.findings.list()) console.log(`    ✗ ${finding}`);
 }
 console.log(`${lost === 0 ? 'all scenarios passed' : `${lost} scenario(s) failed`} in ${((performance.now() - startedAt) / 1000).toFixed(0)} s (seed ${seed})`);

@@ -39,7 +39,9 @@ export async function run({ seed, short }) {
   const checkingIntervalMs = Math.min(1000, headersTimeoutMs);
   // A connection may live for the timeout, plus one check interval of node:http, plus scheduling slack.
   const closeLimitMs = headersTimeoutMs + checkingIntervalMs + 1000;
-  const latencyLimitMs = short ? 200 : 50;
+  // The issue's bound (p99 50 ms); the short variant, inside `npm test`, allows kubelet's default
+  // probe timeout (1 s): it proves the probe is not held up, not how fast it is.
+  const latencyLimitMs = short ? 1000 : 50;
   const findings = new Findings();
   const rnd = randomSource(seed);
   const probe = await startProbeProcess(limits, { state: 'READY' });
