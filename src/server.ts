@@ -14,7 +14,10 @@ export interface ServerLimits {
   readonly maxHeaderSize: number;
   /** Time a client has to send the whole request head. Default 10 000. */
   readonly headersTimeoutMs: number;
-  /** Time a client has to send the whole request. Default 15 000. */
+  /**
+   * Time a client has to send the whole request; also how long a connection may stay silent before
+   * its first request. Default 15 000.
+   */
   readonly requestTimeoutMs: number;
   /** How long an idle keep-alive connection stays open. Default 5 000. */
   readonly keepAliveTimeoutMs: number;
@@ -96,6 +99,10 @@ export function listen(handler: Handler, host: string | undefined, port: number,
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     if (requireHost(req, res)) handler(req, res);
   });
+  // node:http enforces headersTimeout only once a request has begun: a connection that sends
+  // nothing at all would stay open for ever. An inactivity timeout closes those too; a request in
+  // flight is bounded by requestTimeout anyway.
+  server.timeout = limits.requestTimeoutMs;
 
   const open = new Set<Socket>();
   server.on('connection', (socket: Socket) => {

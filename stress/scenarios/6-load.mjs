@@ -5,7 +5,7 @@
 
 import { startProbeProcess } from '../lib/child.mjs';
 import { randomSource } from '../lib/prng.mjs';
-import { Findings, checkProcessClean } from '../lib/scenario.mjs';
+import { Findings, checkProcessClean, settle } from '../lib/scenario.mjs';
 import { latencyFigures, mb, nowMs, seconds, sleep } from '../lib/stats.mjs';
 import { KeepAliveClient } from '../lib/wire.mjs';
 
@@ -62,10 +62,10 @@ export async function run({ seed, short }) {
   const probe = await startProbeProcess({}, { state: 'UP' });
   const clients = [];
   try {
+    const baseFds = probe.fds();
     for (let i = 0; i < clientCount; i++) clients.push(new KeepAliveClient(probe.port));
     await Promise.all(clients.map((c) => c.ready()));
     const base = await probe.call('stats', { gc: true });
-    const baseFds = probe.fds();
     await probe.call('flip', { everyMs: FLIP_EVERY_MS, seed: rnd.int(0, 2 ** 31), states: STATES });
     await sleep(50);
 
@@ -136,7 +136,8 @@ export async function run({ seed, short }) {
     const changesPerSecond = changes / (flipSpanMs / 1000);
     // The timer may lag under load; the scenario is only honest if the changes kept coming.
     findings.check(changesPerSecond >= 50, 'states changed fewer than 50 times a second', changesPerSecond.toFixed(0));
-    const fds = probe.fds();
+    for (const client of clients) client.close();
+    const fds = await settle(() => probe.fds(), baseFds);
     const end = await probe.call('stats', { gc: true });
     checkProcessClean(findings, probe, end);
     findings.check(fds <= baseFds, 'file descriptors leaked', { before: baseFds, after: fds });
@@ -148,7 +149,7 @@ export async function run({ seed, short }) {
       line:
         `${sent.length} requests in ${seconds(elapsedMs)} s over ${clientCount} keep-alive connections (${rate.toFixed(0)}/s), ${changes} state changes (${changesPerSecond.toFixed(0)}/s): ` +
         `${inconsistent === 0 ? 'every' : `${inconsistent} did not show a state that held during their request; every other`} answer showed a state that held during its request (${straddled} requests spanned a change), ${errors} errors; ` +
-        `latency ${lat.text}; words ${Object.entries(perWord).map(([k, v]) => `${k}×${v}`).join(' ')}; rss ${mb(base.rss)} MB → peak ${mb(peakRss)} MB, heap after GC ${mb(base.heapUsed)} → ${mb(end.heapUsed)} MB`,
+        `latency ${lat.text}; words ${Object.entries(perWord).map(([k, v]) => `${k}×${v}`).join(' ')}; rss ${mb(base.rss)} MB → peak ${mb(peakRss)} MB, heap after GC ${mb(base.heapUsed)} → ${mb(end.heapUsed)} MB; fds ${baseFds} → ${fds}`,
     };
   } finally {
     for (const client of clients) client.close();
