@@ -136,6 +136,10 @@ export const KINDS = {
     }
     return { bytes: Buffer.from(parts.join('')), end: rnd.chance(0.5) };
   },
+  'deep pipeline'(rnd) {
+    // More pipelined requests than the probe queues answers for: it closes the connection.
+    return { bytes: Buffer.from(good(rnd.pick(GOOD_PATHS)).repeat(rnd.int(100, 3000))), end: rnd.chance(0.5) };
+  },
   'lying Content-Length'(rnd) {
     const declared = rnd.pick(['1000', '5', '-1', '99999999999999999999', ' 12', '0x10', `${MARKER}`, '1e3', '4294967296']);
     const body = MARKER.repeat(rnd.int(0, 3));

@@ -7,7 +7,7 @@ import { connect } from 'node:net';
 import { startProbeProcess } from '../lib/child.mjs';
 import { randomSource } from '../lib/prng.mjs';
 import { Findings, checkProcessClean, settle } from '../lib/scenario.mjs';
-import { latencyFigures, nowMs, seconds, sleep } from '../lib/stats.mjs';
+import { latencyFigures, mb, nowMs, seconds, sleep } from '../lib/stats.mjs';
 import { kubeProbe } from '../lib/wire.mjs';
 
 export const title = 'connection floods';
@@ -15,10 +15,10 @@ export const title = 'connection floods';
 function floodConnection(port, rnd, tally) {
   const socket = connect({ port, host: '127.0.0.1' });
   socket.on('error', () => {});
+  const r = rnd.next();
   // Read (and drop) answers: a socket with unread data never sees the probe's FIN.
   socket.resume();
   socket.on('close', () => tally.closedByProbe++);
-  const r = rnd.next();
   socket.once('connect', () => {
     tally.connected++;
     if (r < 0.3) socket.write('GET /ready HTTP/1.1\r\nHost: probe\r\n'); // a head never finished
@@ -44,10 +44,12 @@ export async function run({ seed, short }) {
   try {
     for (let i = 0; i < 5; i++) await kubeProbe(probe.port);
     const baseFds = await settle(() => probe.fds(), 0, 300);
+    const base = await probe.call('stats', { gc: true });
     const during = [];
     const after = [];
     let peakFds = 0;
     let closedByCap = 0;
+    let peakHeldHeap = 0;
     let connected = 0;
     let expectedClosed = 0;
     for (let wave = 0; wave < waves; wave++) {
@@ -70,6 +72,9 @@ export async function run({ seed, short }) {
         await sleep(20);
       }
       peakFds = Math.max(peakFds, probe.fds());
+      // What the wave costs the probe in memory while it is held (after a GC: live data only).
+      const held = await probe.call('stats', { gc: true });
+      peakHeldHeap = Math.max(peakHeldHeap, held.heapUsed);
       closedByCap += tally.closedByProbe;
       connected += tally.connected;
       expectedClosed += Math.max(0, tally.connected - maxConnections);
@@ -92,6 +97,9 @@ export async function run({ seed, short }) {
     // the probe request being answered).
     findings.check(peakFds <= baseFds + maxConnections + 2, 'more connections open than the cap', () => ({ peakFds, baseFds, maxConnections }));
     findings.check(closedByCap >= expectedClosed * 0.95, 'the cap did not close the oldest connections', () => ({ connected, closedByCap, expectedClosed }));
+    // A held connection costs the probe a few kB; 32 MB over the starting heap for a full cap of
+    // them means some client made it buffer on its behalf.
+    findings.check(peakHeldHeap <= base.heapUsed + 32 * 1048576, 'the probe buffered too much for the flood', () => ({ before: mb(base.heapUsed), held: mb(peakHeldHeap) }));
     const fds = probe.fds();
     const end = await probe.call('stats', { gc: true });
     checkProcessClean(findings, probe, end);
@@ -103,7 +111,7 @@ export async function run({ seed, short }) {
       line:
         `${waves} waves of ${flood} connections against maxConnections ${maxConnections}${short ? ' (shortened)' : ' (default)'}, held ${seconds(holdMs)} s each: ` +
         `probe fds peak ${peakFds} (${baseFds} at rest), ${connected} connected, ${closedByCap} oldest closed by the cap; ` +
-        `${during.length} probes during floods ${latDuring.text}; first probe after each wave ${latAfter.text}; fds back to ${fds}; ${seconds(nowMs() - started)} s`,
+        `live heap while held ${mb(peakHeldHeap)} MB (${mb(base.heapUsed)} at rest); ${during.length} probes during floods ${latDuring.text}; first probe after each wave ${latAfter.text}; fds back to ${fds}; ${seconds(nowMs() - started)} s`,
     };
   } finally {
     for (const socket of sockets) socket.destroy();
