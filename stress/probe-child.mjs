@@ -68,7 +68,60 @@ function startFlipping({ everyMs, seed, states }) {
   flipper = { timer, timeline };
 }
 
+// Checks that misbehave in every way the issue lists. Functions cannot cross IPC, so they are
+// defined here and chosen by name. `timeoutMs` is the checks' timeout.
+function misbehavingChecks(timeoutMs) {
+  const never = () => new Promise(() => {});
+  const hostileObject = new Proxy({}, { get() { throw new Error('boom-proxy'); } });
+  return {
+    // name: [function, options, expected status of /ready/<name> (200 pass, 503 fail)]
+    'passes': [() => true, {}, 200],
+    'slow-pass': [() => new Promise((resolve) => setTimeout(resolve, timeoutMs / 4, true)), { affects: 'liveness' }, 200],
+    'huge-return': [() => 'x'.repeat(1 << 20), {}, 200],
+    'throws-sync': [() => { throw new Error('boom-sync'); }, {}, 503],
+    'throws-null': [() => { throw null; }, {}, 503],
+    'rejects-string': [() => Promise.reject('boom-string'), {}, 503],
+    'rejects-undefined': [() => Promise.reject(undefined), {}, 503],
+    'rejects-symbol': [() => Promise.reject(Symbol('boom-symbol')), {}, 503],
+    'rejects-proxy': [() => Promise.reject(hostileObject), {}, 503],
+    'returns-proxy': [() => hostileObject, {}, 503],
+    'rejects-bad-tostring': [() => Promise.reject({ toString() { throw new Error('boom-tostring'); } }), {}, 503],
+    'never-settles': [never, {}, 503],
+    'settles-late': [() => new Promise((resolve) => setTimeout(resolve, timeoutMs * 2, true)), {}, 503],
+    'rejects-late': [() => new Promise((_, reject) => setTimeout(reject, timeoutMs * 1.5, new Error('boom-late'))), {}, 503],
+    'huge-output': [() => ({ ok: false, output: 'y'.repeat(1 << 20), observedValue: 'z'.repeat(1 << 16) }), {}, 503],
+    'returns-false': [() => false, {}, 503],
+    'warns-liveness': [() => { throw new Error('boom-noncritical'); }, { affects: 'liveness', critical: false }, 200],
+    'background-throws': [() => { throw new Error('boom-background'); }, { intervalMs: Math.max(5, timeoutMs / 10) }, 503],
+  };
+}
+
+let churn;
+
 const commands = {
+  addChecks({ timeoutMs }) {
+    const expected = {};
+    for (const [name, [fn, options, status]] of Object.entries(misbehavingChecks(timeoutMs))) {
+      probe.addCheck(name, fn, { timeoutMs, ...options });
+      expected[name] = status;
+    }
+    return { expected };
+  },
+  // A check added and removed every few ms, failing or hanging on alternate turns, while
+  // requests are in flight.
+  startChurn({ everyMs, timeoutMs }) {
+    let turn = 0;
+    churn = setInterval(() => {
+      if (probe.hasCheck('churn')) probe.removeCheck('churn');
+      else probe.addCheck('churn', turn++ % 2 ? () => new Promise(() => {}) : () => Promise.reject(new Error('boom-churn')), { timeoutMs });
+    }, everyMs);
+    return {};
+  },
+  stopChurn() {
+    clearInterval(churn);
+    return {};
+  },
+
   create({ options }) {
     probe = createProbe({ ...options, logger });
     return {};
