@@ -87,7 +87,7 @@ function requireHost(req: IncomingMessage, res: ServerResponse): boolean {
 // read a megabyte at a time (1.5 MB per connection measured, so 1.5 GB at the connection cap).
 // Probe clients never pipeline deeply; past this many answers queued on one connection it is
 // closed. Counted only for queued answers, so the plain one-at-a-time path pays nothing.
-export const MAX_QUEUED_ANSWERS = 64;
+const MAX_QUEUED_ANSWERS = 64;
 const queuedAnswers = Symbol('service-probe.queuedAnswers');
 type CountedSocket = Socket & { [queuedAnswers]?: number };
 

@@ -138,7 +138,7 @@ export const KINDS = {
   },
   'deep pipeline'(rnd) {
     // More pipelined requests than the probe queues answers for: it closes the connection.
-    return { bytes: Buffer.from(good(rnd.pick(GOOD_PATHS)).repeat(rnd.int(100, 3000))), end: rnd.chance(0.5) };
+    return { bytes: Buffer.from(good(rnd.pick(GOOD_PATHS)).repeat(rnd.int(65, 600))), end: rnd.chance(0.5) };
   },
   'lying Content-Length'(rnd) {
     const declared = rnd.pick(['1000', '5', '-1', '99999999999999999999', ' 12', '0x10', `${MARKER}`, '1e3', '4294967296']);
