@@ -1,5 +1,5 @@
 // Scenario 2: slow clients. Half the connections send their request head one byte a second
-// (slowloris), half connect and send nothing. Meanwhile kubelet-style probes on fresh connections
+// (slowloris), half connect and send nothing, and a few make one request and then sit idle. Meanwhile kubelet-style probes on fresh connections
 // must be answered fast, and the probe's timeouts must close every slow connection.
 
 import { connect } from 'node:net';
@@ -22,6 +22,10 @@ function openSlow(port, kind, rnd) {
   socket.on('close', () => {
     conn.closedAt = nowMs();
   });
+  if (kind === 'keep-alive') {
+    // One complete request, then silence: closed by keepAliveTimeoutMs.
+    socket.once('connect', () => socket.write('GET /ready HTTP/1.1\r\nHost: probe\r\n\r\n'));
+  }
   if (kind === 'slowloris') {
     socket.once('connect', () => {
       // A real head start, then the rest one byte at a time: it never completes.
@@ -34,8 +38,11 @@ function openSlow(port, kind, rnd) {
 export async function run({ seed, short }) {
   const perKind = short ? 60 : 500;
   // The full run proves the defaults (headers timeout 10 s); the short one uses 1 s to stay short.
-  const limits = short ? { headersTimeoutMs: 1000, requestTimeoutMs: 2000 } : {};
+  const limits = short ? { headersTimeoutMs: 1000, requestTimeoutMs: 2000, keepAliveTimeoutMs: 500 } : {};
   const headersTimeoutMs = limits.headersTimeoutMs ?? 10_000;
+  const keepAliveTimeoutMs = limits.keepAliveTimeoutMs ?? 5_000;
+  // A few, so that all the connections stay under the default cap (1024) and none is closed by it.
+  const keepAliveCount = short ? 12 : 20;
   const checkingIntervalMs = Math.min(1000, headersTimeoutMs);
   // A connection may live for the timeout, plus one check interval of node:http, plus scheduling slack.
   const closeLimitMs = headersTimeoutMs + checkingIntervalMs + 1000;
@@ -59,6 +66,7 @@ export async function run({ seed, short }) {
       }
       await sleep(10);
     }
+    for (let i = 0; i < keepAliveCount; i++) conns.push(openSlow(probe.port, 'keep-alive', rnd));
     const opened = nowMs();
     drip = setInterval(() => {
       for (const c of conns) if (c.kind === 'slowloris' && c.closedAt === undefined && !c.socket.destroyed) c.socket.write('a');
@@ -84,7 +92,7 @@ export async function run({ seed, short }) {
     }
     clearInterval(drip);
 
-    const lived = { slowloris: [], idle: [] };
+    const lived = { slowloris: [], idle: [], 'keep-alive': [] };
     let answered408 = 0;
     for (const c of conns) {
       if (c.closedAt === undefined) {
@@ -92,6 +100,15 @@ export async function run({ seed, short }) {
         continue;
       }
       lived[c.kind].push(c.closedAt - c.openedAt);
+      if (c.kind === 'keep-alive') {
+        // Answered, then closed by the keep-alive timeout: a socket timer that node:http sets 1 s
+        // past keepAliveTimeout (so a client honouring `Keep-Alive: timeout=N` never races the
+        // close), plus scheduling slack.
+        const keepAliveLimitMs = keepAliveTimeoutMs + 1000 + 1000;
+        findings.check(c.answer.startsWith('HTTP/1.1 200 '), 'keep-alive connection not answered', () => c.answer.slice(0, 80));
+        findings.check(c.closedAt - c.openedAt <= keepAliveLimitMs, `idle keep-alive connection held longer than ${keepAliveLimitMs} ms`, () => Math.round(c.closedAt - c.openedAt));
+        continue;
+      }
       if (c.answer.startsWith('HTTP/1.1 408 ')) answered408++;
       findings.check(c.closedAt - c.openedAt <= closeLimitMs, `${c.kind} connection held longer than ${closeLimitMs} ms`, () => Math.round(c.closedAt - c.openedAt));
       findings.check(c.answer === '' || /^HTTP\/1\.1 408 /.test(c.answer), `${c.kind} connection got an unexpected answer`, () => c.answer.slice(0, 80));
@@ -106,10 +123,11 @@ export async function run({ seed, short }) {
     const maxLived = (list) => (list.length ? Math.max(...list) : NaN);
     return {
       findings,
-      figures: { connections: conns.length, peakHeld, probes: latencies.length, probeLatency: lat, slowlorisMaxMs: maxLived(lived.slowloris), idleMaxMs: maxLived(lived.idle), headersTimeoutMs },
+      figures: { connections: conns.length, peakHeld, probes: latencies.length, probeLatency: lat, slowlorisMaxMs: maxLived(lived.slowloris), idleMaxMs: maxLived(lived.idle), keepAliveMaxMs: maxLived(lived['keep-alive']), headersTimeoutMs, keepAliveTimeoutMs },
       line:
-        `${perKind} slowloris + ${perKind} idle connections (peak ${peakHeld} held, probe fds peak ${peakFds}), headersTimeoutMs ${headersTimeoutMs}${short ? ' (shortened)' : ' (default)'}: ` +
-        `all closed by the probe, slowloris after ≤ ${seconds(maxLived(lived.slowloris))} s (${answered408} answered 408), idle after ≤ ${seconds(maxLived(lived.idle))} s (limit ${seconds(closeLimitMs)} s); ` +
+        `${perKind} slowloris + ${perKind} silent + ${keepAliveCount} keep-alive connections (peak ${peakHeld} held, probe fds peak ${peakFds}), headersTimeoutMs ${headersTimeoutMs}${short ? ' (shortened)' : ' (default)'}: ` +
+        `all closed by the probe, slowloris after ≤ ${seconds(maxLived(lived.slowloris))} s (${answered408} answered 408), idle after ≤ ${seconds(maxLived(lived.idle))} s (limit ${seconds(closeLimitMs)} s), ` +
+        `${keepAliveCount} idle keep-alive after ≤ ${seconds(maxLived(lived['keep-alive']))} s (keepAliveTimeoutMs ${keepAliveTimeoutMs}${short ? ', shortened' : ', default'}, + node's 1 s buffer); ` +
         `${latencies.length} kubelet-style probes meanwhile ${lat.text} (p99 limit ${latencyLimitMs} ms); fds ${baseFds} → ${fds}; ${seconds(nowMs() - started)} s`,
     };
   } finally {
