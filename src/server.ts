@@ -131,14 +131,24 @@ export function listen(handler: Handler, host: string | undefined, port: number,
   server.timeout = limits.requestTimeoutMs;
 
   const open = new Set<Socket>();
+  // A flood closes one connection per new one: one warning a second at most, with a count, so an
+  // attacker cannot turn connections into a flood of log lines.
+  let closedByCap = 0;
+  let lastCapWarning = -Infinity;
   server.on('connection', (socket: Socket) => {
     open.add(socket);
     socket.once('close', () => open.delete(socket));
     if (open.size > limits.maxConnections) {
       // Set iteration is insertion order: the first is the oldest.
       const oldest = open.values().next().value as Socket;
-      log.warn(`probe server: more than ${limits.maxConnections} connections; closing the oldest`);
       oldest.destroy();
+      closedByCap++;
+      const now = performance.now();
+      if (now - lastCapWarning >= 1000) {
+        log.warn(`probe server: more than ${limits.maxConnections} connections; closed the oldest (${closedByCap} since the last warning)`);
+        lastCapWarning = now;
+        closedByCap = 0;
+      }
     }
   });
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => onClientError(error, socket, log));
