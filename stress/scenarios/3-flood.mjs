@@ -103,6 +103,9 @@ export async function run({ seed, short }) {
     const fds = probe.fds();
     const end = await probe.call('stats', { gc: true });
     checkProcessClean(findings, probe, end);
+    // The cap's warning is rate-limited: about one a second, not one per closed connection.
+    const floodSeconds = (nowMs() - started) / 1000;
+    findings.check(end.loggedWarnings <= Math.ceil(floodSeconds) + waves, 'the cap logged a warning per connection', () => end.loggedWarnings);
     const latDuring = latencyFigures(during);
     const latAfter = latencyFigures(after);
     return {
@@ -110,7 +113,7 @@ export async function run({ seed, short }) {
       figures: { maxConnections, flood, waves, peakFds, baseFds, closedByCap, during: latDuring, after: latAfter },
       line:
         `${waves} waves of ${flood} connections against maxConnections ${maxConnections}${short ? ' (shortened)' : ' (default)'}, held ${seconds(holdMs)} s each: ` +
-        `probe fds peak ${peakFds} (${baseFds} at rest), ${connected} connected, ${closedByCap} oldest closed by the cap; ` +
+        `probe fds peak ${peakFds} (${baseFds} at rest), ${connected} connected, ${closedByCap} oldest closed by the cap (${end.loggedWarnings} warnings logged); ` +
         `live heap while held ${mb(peakHeldHeap)} MB (${mb(base.heapUsed)} at rest); ${during.length} probes during floods ${latDuring.text}; first probe after each wave ${latAfter.text}; fds back to ${fds}; ${seconds(nowMs() - started)} s`,
     };
   } finally {
