@@ -62,6 +62,13 @@ export const METHOD_NOT_ALLOWED: RenderedResponse = renderResponse(405, TEXT_CON
 export const BAD_REQUEST: RenderedResponse = renderResponse(400, TEXT_CONTENT_TYPE, 'Bad Request', ['Connection', 'close']);
 
 /**
+ * 417 for an `Expect` other than `100-continue` (RFC 9110 §10.1.1), instead of node:http's own
+ * bare 417 without the probe's headers. The connection is closed: a body may follow that the probe
+ * will not read.
+ */
+export const EXPECTATION_FAILED: RenderedResponse = renderResponse(417, TEXT_CONTENT_TYPE, 'Expectation failed', ['Connection', 'close']);
+
+/**
  * The same response with `Connection: close` added: used while the probe stops, and when a
  * request carries a body the probe will not read.
  */

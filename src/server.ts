@@ -6,7 +6,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Socket } from 'node:net';
 import { ProbeStartError } from './errors.js';
 import type { Log } from './log.js';
-import { BAD_REQUEST as MISSING_HOST } from './render.js';
+import { BAD_REQUEST as MISSING_HOST, EXPECTATION_FAILED, METHOD_NOT_ALLOWED, type RenderedResponse } from './render.js';
 
 /** Limits of the standalone probe server. All durations in milliseconds. */
 export interface ServerLimits {
@@ -67,6 +67,17 @@ function clientErrorBytes(status: number, reason: string): Buffer {
     'latin1',
   );
 }
+// A rendered response as raw bytes with `Connection: close`, for sockets node:http hands over
+// without a response object (CONNECT).
+function rawBytes(response: RenderedResponse, reason: string): Buffer {
+  let head = `HTTP/1.1 ${response.status} ${reason}\r\n`;
+  for (let i = 0; i < response.headers.length; i += 2) head += `${response.headers[i]}: ${response.headers[i + 1]}\r\n`;
+  return Buffer.concat([Buffer.from(`${head}Connection: close\r\n\r\n`, 'latin1'), response.body]);
+}
+// node:http gives CONNECT requests to 'connect' listeners and, with none, drops the connection
+// without a word; the probe answers it like any other method it does not serve.
+const CONNECT_NOT_ALLOWED = rawBytes(METHOD_NOT_ALLOWED, 'Method Not Allowed');
+
 const BAD_REQUEST = clientErrorBytes(400, 'Bad Request');
 const HEADERS_TOO_LARGE = clientErrorBytes(431, 'Request Header Fields Too Large');
 const REQUEST_TIMEOUT = clientErrorBytes(408, 'Request Timeout');
@@ -152,6 +163,15 @@ export function listen(handler: Handler, host: string | undefined, port: number,
     }
   });
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => onClientError(error, socket, log));
+  server.on('connect', (_req: IncomingMessage, socket: Socket) => {
+    socket.end(CONNECT_NOT_ALLOWED);
+    socket.setTimeout(1000, () => socket.destroy());
+  });
+  // node:http's own answer to an unknown `Expect` is a bare 417 without the probe's headers.
+  server.on('checkExpectation', (_req: IncomingMessage, res: ServerResponse) => {
+    res.writeHead(EXPECTATION_FAILED.status, EXPECTATION_FAILED.headers as string[]);
+    res.end(EXPECTATION_FAILED.body);
+  });
 
   return new Promise<ProbeServer>((resolve, reject) => {
     const onListenError = (error: NodeJS.ErrnoException) => {
