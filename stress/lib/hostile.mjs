@@ -157,6 +157,19 @@ export const KINDS = {
     const te = rnd.pick(['chunked', 'Chunked', 'gzip, chunked', 'chunked, gzip', `${MARKER}`, ' chunked']);
     return { bytes: Buffer.from(`${rnd.pick(['POST', 'GET'])} /ready HTTP/1.1\r\nHost: probe\r\nTransfer-Encoding: ${te}\r\n\r\n${chunks}`), end: rnd.chance(0.3) };
   },
+  'Expect, Upgrade and CONNECT'(rnd) {
+    const req = rnd.pick([
+      `GET /ready HTTP/1.1\r\nHost: p\r\nExpect: 100-continue\r\n\r\n`,
+      `POST /ready HTTP/1.1\r\nHost: p\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n`,
+      `GET /ready HTTP/1.1\r\nHost: p\r\nExpect: ${MARKER}\r\n\r\n`,
+      `GET /ready HTTP/1.1\r\nHost: p\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: ${MARKER}\r\n\r\n`,
+      `GET /ready HTTP/1.1\r\nHost: p\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: ${MARKER}\r\n\r\n`,
+      `CONNECT ${MARKER}:443 HTTP/1.1\r\nHost: ${MARKER}:443\r\n\r\n`,
+      `CONNECT p:443 HTTP/1.1\r\nHost: p:443\r\n\r\n${MARKER}`,
+      'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n',
+    ]);
+    return { bytes: Buffer.from(req), end: rnd.chance(0.5) };
+  },
   'HTTP/1.0 and no Host'(rnd) {
     const req = rnd.pick([`GET /ready HTTP/1.0\r\n\r\n`, `GET /ready HTTP/1.1\r\n\r\n`, `GET /ready HTTP/1.0\r\nConnection: keep-alive\r\n\r\n`, `HEAD /health HTTP/1.0\r\nX-M: ${MARKER}\r\n\r\n`]);
     return { bytes: Buffer.from(req), end: rnd.chance(0.5) };

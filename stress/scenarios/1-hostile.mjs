@@ -12,7 +12,7 @@ import { rawExchange, statusesIn } from '../lib/wire.mjs';
 export const title = 'hostile HTTP';
 
 // Every status the probe may answer a hostile request with while READY (all endpoints pass).
-const ALLOWED_STATUSES = new Set([200, 400, 404, 405, 408, 431]);
+const ALLOWED_STATUSES = new Set([100, 200, 400, 404, 405, 408, 417, 431]);
 const BATCH = 100;
 // How long a client waits for an answer before it gives up and closes (inputs with an incomplete
 // head get none until the headers timeout).
