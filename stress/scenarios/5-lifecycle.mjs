@@ -14,7 +14,10 @@ import { KeepAliveClient } from '../lib/wire.mjs';
 export const title = 'lifecycle';
 
 const GRACE_MS = 500; // SHUTDOWN_GRACE_PERIOD_MS
-const GRACE_SLACK_MS = 50;
+// A forced stop ends once the grace timer has fired and the sockets it destroyed have closed: a
+// few ms past the grace period on a quiet machine. The short variant, inside `npm test` next to
+// other suites, allows more.
+const graceSlackMs = (short) => (short ? 250 : 50);
 
 function countByType(resources) {
   const counts = {};
@@ -79,7 +82,7 @@ export async function run({ seed, short }) {
       }
       const { ms } = await probe.call('stop');
       stopMs.push(ms);
-      findings.check(ms <= GRACE_MS + GRACE_SLACK_MS, `stop took longer than the ${GRACE_MS} ms grace period`, () => ({ cycle, ms: Math.round(ms) }));
+      findings.check(ms <= GRACE_MS + graceSlackMs(short), `stop took longer than the ${GRACE_MS} ms grace period (+ ${graceSlackMs(short)} ms to close)`, () => ({ cycle, ms: Math.round(ms) }));
       const closing = [...sockets.map((c) => c.closed()), ...(stuck ? [closedPromise(stuck)] : [])];
       const allClosed = await Promise.race([Promise.all(closing).then(() => true), sleep(1000).then(() => false)]);
       findings.check(allClosed, 'a client connection was still open after stop', cycle);
