@@ -211,6 +211,14 @@ function onClientError(error: NodeJS.ErrnoException, socket: Socket, log: Log): 
   socket.setTimeout(1000, () => socket.destroy());
 }
 
+// node:http's closeIdleConnections() leaves alone a connection that has not sent a byte yet (it
+// counts as a request under way, so that headersTimeout applies to it). Such a connection has no
+// request to finish: a stop closes it at once instead of waiting out the grace period for it.
+function closeIdle(server: Server, open: ReadonlySet<Socket>): void {
+  server.closeIdleConnections();
+  for (const socket of open) if (socket.bytesRead === 0) socket.destroy();
+}
+
 function createHandle(server: Server, open: Set<Socket>, bound: BoundAddress, log: Log): ProbeServer {
   let stopped: Promise<boolean> | undefined;
   const handle = {
@@ -230,14 +238,14 @@ function createHandle(server: Server, open: Set<Socket>, bound: BoundAddress, lo
         }, graceMs);
         // A request in flight when stop began answers with `Connection: close`; sweeping idle
         // connections again closes those that finished and went back to idle in the meantime.
-        const idleSweep = setInterval(() => server.closeIdleConnections(), 25);
+        const idleSweep = setInterval(() => closeIdle(server, open), 25);
         // The callback runs once the listening socket and every connection are closed.
         server.close(() => {
           clearTimeout(graceTimer);
           clearInterval(idleSweep);
           resolve(!forced);
         });
-        server.closeIdleConnections();
+        closeIdle(server, open);
       });
       return stopped;
     },
