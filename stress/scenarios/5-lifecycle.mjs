@@ -35,6 +35,8 @@ function closedPromise(socket) {
 export async function run({ seed, short }) {
   const cycles = short ? 150 : 1000;
   const stuckEvery = short ? 75 : 100;
+  const crowdEvery = short ? 50 : 125;
+  const crowdSize = short ? 50 : 300;
   const findings = new Findings();
   const rnd = randomSource(seed);
   const probe = await startProbeProcess({}, { start: false });
@@ -53,6 +55,7 @@ export async function run({ seed, short }) {
     let withClients = 0;
     let clientsAttached = 0;
     let forced = 0;
+    let crowded = 0;
     let mid;
     for (let cycle = 0; cycle < cycles; cycle++) {
       if (cycle === cycles / 2) mid = await probe.call('stats', { gc: true });
@@ -68,6 +71,19 @@ export async function run({ seed, short }) {
           findings.check(answer.status === 200 || answer.status === 503, 'bad answer from a started probe', answer.status);
           sockets.push(client);
         }
+      }
+      if (cycle % crowdEvery === crowdEvery - 1) {
+        // A crowd of silent connections (no request yet) attached when stop is called.
+        crowded++;
+        const crowd = Array.from({ length: crowdSize }, () => {
+          const socket = connect({ port, host: '127.0.0.1' });
+          socket.on('error', () => {});
+          socket.resume();
+          return socket;
+        });
+        await Promise.all(crowd.map((socket) => new Promise((resolve) => socket.once('connect', resolve))));
+        await sleep(20);
+        for (const socket of crowd) sockets.push({ closed: () => closedPromise(socket), close: () => socket.destroy() });
       }
       let stuck;
       if (cycle % stuckEvery === stuckEvery - 1) {
@@ -131,9 +147,9 @@ export async function run({ seed, short }) {
     const handles = Object.entries(endResources).map(([k, v]) => `${k}×${v}`).join(' ');
     return {
       findings,
-      figures: { cycles, withClients, clientsAttached, forced, stop: normal, forcedStop: slow, heapBefore: base.heapUsed, heapAfter: end.heapUsed, fdsBefore: baseFds, fdsAfter: fds },
+      figures: { cycles, withClients, clientsAttached, crowded, crowdSize, forced, stop: normal, forcedStop: slow, heapBefore: base.heapUsed, heapAfter: end.heapUsed, fdsBefore: baseFds, fdsAfter: fds },
       line:
-        `${cycles} start/stop cycles (${withClients} with ${clientsAttached} keep-alive clients attached, ${forced} with a stuck request): ` +
+        `${cycles} start/stop cycles (${withClients} with ${clientsAttached} keep-alive clients attached, ${crowded} with ${crowdSize} silent connections, ${forced} with a stuck request): ` +
         `stop ${normal.text}; forced stops max ${slow.max.toFixed(0)} ms (grace ${GRACE_MS} ms); all clients closed; ` +
         `failed start on a taken port: ${failed.code}, nothing left; handles after: ${handles}; fds ${baseFds} → ${fds}; ` +
         `heap after GC ${mb(base.heapUsed)} → ${mb(mid.heapUsed)} (half-way) → ${mb(end.heapUsed)} MB; ${seconds(nowMs() - started)} s`,
