@@ -106,7 +106,7 @@ export interface DiskSpaceOptions {
   path?: string;
   /** Fail when fewer bytes than this are available to the process. */
   minFreeBytes?: number;
-  /** Fail when less than this share of the file system is available (0 < ratio < 1). */
+  /** Fail when less than this share of the file system is available (0 < ratio ≤ 1). */
   minFreeRatio?: number;
 }
 
