@@ -28,11 +28,11 @@ export async function serve(t, mode, options = {}) {
   return { probe, base: `http://127.0.0.1:${server.address().port}` };
 }
 
-/** GET (or `method`) on a connection of its own. Resolves { status, headers, body, ms }. */
-export function get(url, { method = 'GET', headers = {} } = {}) {
+/** GET (or `method`) on a connection of its own (or `agent`'s). Resolves { status, headers, body, ms }. */
+export function get(url, { method = 'GET', headers = {}, agent = false } = {}) {
   return new Promise((resolve, reject) => {
     const began = performance.now();
-    const req = request(url, { method, headers, agent: false }, (res) => {
+    const req = request(url, { method, headers, agent }, (res) => {
       const chunks = [];
       res.on('data', (chunk) => chunks.push(chunk));
       res.on('end', () =>
