@@ -83,7 +83,7 @@ for (const mode of MODES) {
     assert.equal(body, '[+]nothing ok\n[+]true ok\n[+]result ok\nREADY\n');
   });
 
-  test(`[${mode}] a check that never settles answers within its timeout (+50 ms aimed, +100 asserted), and aborts its signal`, async (t) => {
+  test(`[${mode}] a check that never settles answers within timeoutMs + 50 ms, and aborts its signal`, { timeout: 10_000 }, async (t) => {
     const { probe, base } = await serve(t, mode, { state: 'READY', exposeDetails: true });
     let signal;
     probe.addCheck('hangs', (s) => {
@@ -94,15 +94,19 @@ for (const mode of MODES) {
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });
     t.after(() => agent.destroy());
     await get(`${base}/started`, { agent });
+    // A plain 300 ms timer started alongside measures how late this loop runs timers right now
+    // (this machine is shared): the answer must follow it closely, not wait for the check.
+    const began = performance.now();
+    const control = new Promise((resolve) => setTimeout(() => resolve(performance.now() - began), 300));
     const { status, body, ms } = await get(`${base}/ready?verbose`, { agent });
+    const controlMs = await control;
     assert.equal(status, 503);
     assert.equal(body, '[-]hangs failed: timed out after 300 ms\nUP\n');
-    // The bound is the issue's 50 ms plus slack for a shared, noisy 2-core machine.
-    assert.ok(ms >= 290 && ms < 400, `answered after ${ms} ms`);
+    assert.ok(ms >= 290 && ms < controlMs + 50, `answered after ${ms} ms; a 300 ms timer fired after ${controlMs} ms`);
     assert.equal(signal.aborted, true);
   });
 
-  test(`[${mode}] a result that arrives after the timeout is swallowed`, async (t) => {
+  test(`[${mode}] a result that arrives after the timeout is swallowed`, { timeout: 10_000 }, async (t) => {
     const { probe, base } = await serve(t, mode, { state: 'READY', exposeDetails: true });
     const late = gate();
     let calls = 0;
@@ -118,7 +122,7 @@ for (const mode of MODES) {
     assert.deepEqual(unhandled, []);
   });
 
-  test(`[${mode}] 200 concurrent /ready requests run a slow check once`, async (t) => {
+  test(`[${mode}] 200 concurrent /ready requests run a slow check once`, { timeout: 10_000 }, async (t) => {
     const { probe, base } = await serve(t, mode, { state: 'READY', maxConnections: 1024 });
     let calls = 0;
     let running = 0;
