@@ -292,7 +292,7 @@ export class Probe extends EventEmitter<ProbeEvents> {
     const verdict =
       routed.check !== undefined
         ? singleCheckVerdict(this.#state, outcomes[0]!)
-        : checksVerdict(routed.endpoint, this.#state, this.#started, outcomes);
+        : checksVerdict(routed.endpoint, stateVerdict(routed.endpoint, this.#state, this.#started), outcomes);
     return renderDetailed(verdict, routed.format, routed.verbose, this.#exposeDetails);
   }
 }

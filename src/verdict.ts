@@ -95,15 +95,17 @@ export interface DetailedVerdict extends Verdict {
 }
 
 /**
- * The verdict of an endpoint from the state and the results of the checks it evaluates.
+ * The verdict of an endpoint from the verdict of the state alone (`base`, from
+ * {@link stateVerdict}) and the results of the checks the endpoint evaluates.
  *
- * - `/ready` is 200 when the state is READY and no critical check it evaluates fails.
+ * - `/ready` is 200 when the state passes and no critical check it evaluates fails.
  * - `/health` is 200 when the state is not DOWN and no critical liveness check fails.
  * - The word is the effective state: `DOWN` when a critical liveness check fails, `UP` when the
  *   state is READY but a critical readiness check fails, otherwise the state.
  * - `/started` ignores checks.
  */
-export function checksVerdict(endpoint: Endpoint, state: ServiceState, started: boolean, outcomes: readonly CheckOutcome[]): DetailedVerdict {
+export function checksVerdict(endpoint: Endpoint, base: Verdict, outcomes: readonly CheckOutcome[]): DetailedVerdict {
+  const state = base.word;
   let livenessFailed = false;
   let readinessFailed = false;
   let warned = false;
@@ -115,7 +117,6 @@ export function checksVerdict(endpoint: Endpoint, state: ServiceState, started: 
       else if (outcome.readiness && endpoint === 'ready') readinessFailed = true;
     }
   }
-  const base = stateVerdict(endpoint, state, started);
   let word: ServiceState = state;
   if (livenessFailed) word = ServiceState.Down;
   else if (readinessFailed && state === ServiceState.Ready) word = ServiceState.Up;

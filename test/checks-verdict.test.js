@@ -2,7 +2,9 @@
 // and the golden verbose text and application/health+json bodies.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { checksVerdict, singleCheckVerdict } from '../dist/verdict.js';
+import { checksVerdict as fromBase, singleCheckVerdict, stateVerdict } from '../dist/verdict.js';
+
+const checksVerdict = (endpoint, state, started, outcomes) => fromBase(endpoint, stateVerdict(endpoint, state, started), outcomes);
 import { renderDetailed, renderHealthJson, renderVerboseText, stateText } from '../dist/render.js';
 
 const TIME = Date.UTC(2026, 0, 2, 3, 4, 5, 678);
@@ -126,3 +128,13 @@ test('plain text with checks is the same precomputed state-word answer', () => {
   assert.deepEqual(json.headers.slice(0, 2), ['Content-Type', 'application/health+json']);
   assert.equal(json.headers[3], String(json.body.length));
 });
+
+test('checks build on the state verdict they are given: a passing DRAINING /ready stays 200 until a check fails', () => {
+  const passingDraining = { status: 200, word: 'DRAINING' };
+  assert.deepEqual(pickVerdict(fromBase('ready', passingDraining, [outcome('db', true)])), [200, 'DRAINING']);
+  assert.deepEqual(pickVerdict(fromBase('ready', passingDraining, [outcome('db', false)])), [503, 'DRAINING']);
+});
+
+function pickVerdict({ status, word }) {
+  return [status, word];
+}
