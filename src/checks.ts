@@ -9,10 +9,11 @@ import { toOptions } from './options.js';
 import type { Endpoint } from './routes.js';
 import { evaluates, type CheckOutcome } from './verdict.js';
 
-/** What a check may return (or resolve to): nothing or `true` (pass), `false` (fail), or a {@link CheckResult}. */
-export type CheckReturn = void | undefined | null | boolean | CheckResult;
-
-/** A check's detailed result. */
+/**
+ * A check's detailed result. A check may return (or resolve to) one of these; any other value
+ * passes, except `false`. Any object is read this way, so `() => fetch(url)` fails on a response
+ * whose `ok` is false.
+ */
 export interface CheckResult {
   /** Whether the check passed. Default `true`. */
   ok?: boolean;
@@ -26,15 +27,18 @@ export interface CheckResult {
 
 /**
  * A check: a sync or async function of an `AbortSignal` that aborts when the check times out or
- * the probe stops. It fails when it throws, rejects, returns `false` or `{ ok: false }`, or
- * outlasts its `timeoutMs`.
+ * the probe stops. It fails when it throws, rejects, returns (or resolves to) `false` or an object
+ * with `ok: false`, or outlasts its `timeoutMs`; whatever else it returns passes (a
+ * {@link CheckResult} adds an observed value, unit and message).
+ *
+ * The return type is `unknown` so that `() => pool.query('select 1')` fits as it is.
  *
  * A check may carry `start()` and `stop()` hooks (the built-in checks do): the probe calls
  * `start()` when the check is added or the probe starts, and `stop()` when it is removed or the
  * probe stops, so monitors run only while needed.
  */
 export interface CheckFunction {
-  (signal: AbortSignal): CheckReturn | PromiseLike<CheckReturn>;
+  (signal: AbortSignal): unknown;
   start?(): void;
   stop?(): void;
 }
@@ -262,7 +266,7 @@ export class CheckRegistry {
     }, entry.timeoutMs);
     timer.unref();
 
-    let value: Promise<CheckReturn>;
+    let value: Promise<unknown>;
     try {
       // Promise.resolve adopts any thenable, and turns a throwing `then` into a rejection.
       value = Promise.resolve(entry.fn.call(undefined, controller.signal));
@@ -276,13 +280,14 @@ export class CheckRegistry {
     return run;
   }
 
-  #interpret(entry: Entry, returned: CheckReturn, durationMs: number): CheckOutcome {
+  #interpret(entry: Entry, returned: unknown, durationMs: number): CheckOutcome {
     try {
       if (returned === false) return this.#outcome(entry, false, durationMs, { output: 'returned false' });
       if (typeof returned !== 'object' || returned === null) return this.#outcome(entry, true, durationMs, {});
-      const ok = returned.ok !== false;
-      const output = typeof returned.output === 'string' ? oneLine(returned.output) : ok ? undefined : 'returned ok: false';
-      return this.#outcome(entry, ok, durationMs, { observedValue: returned.observedValue, observedUnit: returned.observedUnit, output });
+      const result = returned as CheckResult;
+      const ok = result.ok !== false;
+      const output = typeof result.output === 'string' ? oneLine(result.output) : ok ? undefined : 'returned ok: false';
+      return this.#outcome(entry, ok, durationMs, { observedValue: result.observedValue, observedUnit: result.observedUnit, output });
     } catch (error) {
       // A result object whose getters throw.
       return this.#outcome(entry, false, durationMs, { output: reasonOf(error) });

@@ -73,14 +73,16 @@ for (const mode of MODES) {
     assert.deepEqual(unhandled, []);
   });
 
-  test(`[${mode}] nothing, true, and a result object pass`, async (t) => {
+  test(`[${mode}] nothing, true, a result object and any other value pass`, async (t) => {
     const { probe, base } = await serve(t, mode, { state: 'READY' });
     probe.addCheck('nothing', () => {});
     probe.addCheck('true', async () => true);
     probe.addCheck('result', () => ({ observedValue: 7, observedUnit: 'ms' }));
+    probe.addCheck('query-result', async () => ({ rows: [], rowCount: 0 }));
+    probe.addCheck('number', () => 0);
     const { status, body } = await get(`${base}/ready?verbose`);
     assert.equal(status, 200);
-    assert.equal(body, '[+]nothing ok\n[+]true ok\n[+]result ok\nREADY\n');
+    assert.equal(body, '[+]nothing ok\n[+]true ok\n[+]result ok\n[+]query-result ok\n[+]number ok\nREADY\n');
   });
 
   test(`[${mode}] a check that never settles answers within timeoutMs + 50 ms, and aborts its signal`, { timeout: 10_000 }, async (t) => {
@@ -299,6 +301,28 @@ test('failures are always logged with their reason, even when responses withhold
   fail = false;
   assert.equal((await get(`${base}/ready`)).status, 200);
   assert.deepEqual(lines.filter((l) => l.includes('check db')), ['warn check db failed: connection refused', 'info check db passes again']);
+});
+
+test('a check returning a fetch Response fails when the response is not ok', async (t) => {
+  let answer = 200;
+  const upstream = createServer((req, res) => {
+    res.writeHead(answer);
+    res.end();
+  });
+  await new Promise((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+  t.after(() => new Promise((resolve) => {
+    upstream.closeAllConnections();
+    upstream.close(resolve);
+  }));
+  const { probe, base } = await serve(t, 'standalone', { state: 'READY', exposeDetails: true });
+  probe.addCheck('upstream', async (signal) => {
+    const res = await fetch(`http://127.0.0.1:${upstream.address().port}/`, { signal });
+    await res.arrayBuffer();
+    return res;
+  });
+  assert.equal((await get(`${base}/ready?verbose`)).body, '[+]upstream ok\nREADY\n');
+  answer = 500;
+  assert.equal((await get(`${base}/ready?verbose`)).body, '[-]upstream failed: returned ok: false\nUP\n');
 });
 
 async function statusAndBody(url) {
