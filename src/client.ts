@@ -14,6 +14,11 @@ import { ProbeArgumentError, ProbeClientError } from './errors.js';
 import { ServiceState, isServiceState } from './state.js';
 import { VERSION } from './version.js';
 
+// So that a client-only user needs one import; the same classes as in `service-probe`.
+export { ProbeArgumentError, ProbeClientError } from './errors.js';
+export type { ProbeClientErrorCode } from './errors.js';
+export { ServiceState } from './state.js';
+
 /** The client's defaults, in one place. Durations in milliseconds. */
 export const CLIENT_DEFAULTS = Object.freeze({
   /** Time one request may take, connect to last body byte (`timeoutMs` of `fetchServiceState`, `requestTimeoutMs` of `waitUntilReady`). */
