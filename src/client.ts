@@ -14,6 +14,11 @@ import { ProbeArgumentError, ProbeClientError } from './errors.js';
 import { ServiceState, isServiceState } from './state.js';
 import { VERSION } from './version.js';
 
+// So that a client-only user needs one import; the same classes as in `service-probe`.
+export { ProbeArgumentError, ProbeClientError } from './errors.js';
+export type { ProbeClientErrorCode } from './errors.js';
+export { ServiceState } from './state.js';
+
 /** The client's defaults, in one place. Durations in milliseconds. */
 export const CLIENT_DEFAULTS = Object.freeze({
   /** Time one request may take, connect to last body byte (`timeoutMs` of `fetchServiceState`, `requestTimeoutMs` of `waitUntilReady`). */
@@ -194,19 +199,19 @@ export async function waitUntilReady(urls: ProbeUrl | readonly ProbeUrl[], optio
     let attempt = 0;
     let nextRound: ReturnType<typeof setTimeout> | undefined;
 
-    const finish = (error?: unknown): void => {
+    const finish = (failed: boolean, error?: unknown): void => {
       if (done) return;
       done = true;
       clearTimeout(deadline);
       clearTimeout(nextRound);
       signal?.removeEventListener('abort', onAbort);
       inFlight.abort();
-      if (error === undefined) resolve();
-      else reject(error);
+      if (failed) reject(error);
+      else resolve();
     };
     const firstPending = (): string => pending.keys().next().value ?? targets[0]!.shown;
-    const onAbort = (): void => finish(aborted(firstPending(), signal!.reason));
-    const deadline = setTimeout(() => finish(notReady(timeoutMs, [...pending.values()])), timeoutMs);
+    const onAbort = (): void => finish(true, aborted(firstPending(), signal!.reason));
+    const deadline = setTimeout(() => finish(true, notReady(timeoutMs, [...pending.values()])), timeoutMs);
     signal?.addEventListener('abort', onAbort, { once: true });
 
     const round = async (): Promise<void> => {
@@ -239,12 +244,12 @@ export async function waitUntilReady(urls: ProbeUrl | readonly ProbeUrl[], optio
         ready: [...ready],
         pending: [...pending.values()].map(({ target, state, error }) => ({ url: target.shown, state, error })),
       });
-      if (pending.size === 0) return finish();
+      if (pending.size === 0) return finish(false);
       const wait = Math.max(0, intervalMs - (performance.now() - roundBegan));
       nextRound = setTimeout(run, wait);
     };
     const run = (): void => {
-      round().catch(finish);
+      round().catch((error: unknown) => finish(true, error));
     };
     run();
   });
