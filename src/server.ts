@@ -165,7 +165,9 @@ export function listen(handler: Handler, host: string | undefined, port: number,
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => onClientError(error, socket, log));
   server.on('connect', (_req: IncomingMessage, socket: Socket) => {
     socket.end(CONNECT_NOT_ALLOWED);
-    socket.setTimeout(1000, () => socket.destroy());
+    // As for client errors: a fixed deadline that the client's own writes cannot keep resetting.
+    const deadline = setTimeout(() => socket.destroy(), 1000).unref();
+    socket.once('close', () => clearTimeout(deadline));
   });
   // node:http's own answer to an unknown `Expect` is a bare 417 without the probe's headers.
   server.on('checkExpectation', (_req: IncomingMessage, res: ServerResponse) => {
