@@ -99,6 +99,11 @@ function misbehavingChecks(timeoutMs) {
 let churn;
 
 const commands = {
+  // One passing check, so hostile requests also reach the check paths (/ready/<name>, verbose, JSON).
+  addPassingCheck({ name }) {
+    probe.addCheck(name, () => ({ observedValue: 1, observedUnit: 'ms' }));
+    return {};
+  },
   addChecks({ timeoutMs }) {
     const expected = {};
     for (const [name, [fn, options, status]] of Object.entries(misbehavingChecks(timeoutMs))) {

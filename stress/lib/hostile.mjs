@@ -4,7 +4,7 @@
 
 export const MARKER = 'zq9xEVIL';
 
-const GOOD_PATHS = ['/', '/ready', '/health', '/live', '/started', '/ready/', '/health/'];
+const GOOD_PATHS = ['/', '/ready', '/health', '/live', '/started', '/ready/', '/health/', '/ready/db', '/ready?verbose', '/health?format=json', '/ready/db?verbose&exclude=db'];
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'TRACE', 'CONNECT', 'PATCH', 'PROPFIND'];
 
 const good = (path = '/ready', method = 'GET') => `${method} ${path} HTTP/1.1\r\nHost: probe\r\n\r\n`;
@@ -113,6 +113,10 @@ export const KINDS = {
       `/health/%${MARKER}`,
       `/ready/${'%zz'.repeat(rnd.int(1, 50))}`,
       `/ready/${MARKER}`,
+      `/ready/db${MARKER}`,
+      `/ready?exclude=${MARKER}&verbose`,
+      `/ready?format=json&exclude=db&exclude=%ff${MARKER}`,
+      `/health/%64b`,
       `/${Buffer.from([0x80, 0xfe, 0xc0, 0xaf]).toString('latin1')}`,
       `/${'a/'.repeat(rnd.int(100, 2500))}`,
       `/ready?${'&exclude='.repeat(rnd.int(1, 600))}${MARKER}`,

@@ -45,6 +45,7 @@ export async function run({ seed, short }) {
       ...names.map((n) => [`/ready/${n}`, [expected[n]]]),
     ];
     const baseFds = probe.fds();
+    const base = await probe.call('stats', { gc: true });
     for (let i = 0; i < clientCount; i++) clients.push(new KeepAliveClient(probe.port));
     await Promise.all(clients.map((c) => c.ready()));
     await probe.call('startChurn', { everyMs: 5, timeoutMs });
@@ -95,6 +96,8 @@ export async function run({ seed, short }) {
     checkProcessClean(findings, probe, end, { allowLoggedErrors: true });
     findings.check(fds <= baseFds, 'file descriptors leaked', () => ({ before: baseFds, after: fds }));
     findings.check(biggestBody < 64 * 1024, 'a huge check output made a huge response', biggestBody);
+    // Never-settling and late runs must not pile up: the heap ends near where it started.
+    findings.check(end.heapUsed <= base.heapUsed + 2097152, 'heap grew under misbehaving checks', () => ({ before: mb(base.heapUsed), after: mb(end.heapUsed) }));
     const lat = latencyFigures(latencies);
     return {
       findings,
@@ -102,7 +105,7 @@ export async function run({ seed, short }) {
       line:
         `${names.length + 1} misbehaving checks (timeoutMs ${timeoutMs}, shortened), one added/removed every 5 ms; ${latencies.length} requests over ${clientCount} connections in ${seconds(elapsedMs)} s ` +
         `(${Object.entries(perStatus).map(([k, v]) => `${k}×${v}`).join(' ')}): latency ${lat.text} (limit ${limitMs} ms); ` +
-        `biggest body ${biggestBody} B, no reason leaked; unhandled rejections ${end.unhandled}, uncaught ${end.uncaught}; heap after GC ${mb(end.heapUsed)} MB; fds ${baseFds} → ${fds}`,
+        `biggest body ${biggestBody} B, no reason leaked; unhandled rejections ${end.unhandled}, uncaught ${end.uncaught}; heap after GC ${mb(base.heapUsed)} → ${mb(end.heapUsed)} MB; fds ${baseFds} → ${fds}`,
     };
   } finally {
     for (const client of clients) client.close();

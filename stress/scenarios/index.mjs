@@ -2,6 +2,7 @@
 import * as hostile from './1-hostile.mjs';
 import * as slowClients from './2-slow-clients.mjs';
 import * as flood from './3-flood.mjs';
+import * as checks from './4-checks.mjs';
 import * as lifecycle from './5-lifecycle.mjs';
 import * as load from './6-load.mjs';
 
@@ -9,6 +10,7 @@ export const SCENARIOS = [
   { number: 1, ...hostile },
   { number: 2, ...slowClients },
   { number: 3, ...flood },
+  { number: 4, ...checks },
   { number: 5, ...lifecycle },
   { number: 6, ...load },
 ];
