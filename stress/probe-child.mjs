@@ -3,6 +3,7 @@
 // over IPC. Anything the probe throws or leaves unhandled is counted here and reported, never hidden.
 
 import { createServer } from 'node:net';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createProbe } from '../dist/index.js';
 
 // node:net compares every destroyed socket with process.stdout/stderr, which creates those
@@ -23,6 +24,10 @@ const logger = {
 
 let probe;
 let flipper;
+// How long the probe process's event loop was held up: separates the probe's own stalls from the
+// machine's (a slow answer with a quiet loop was the driver's or the scheduler's).
+const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+loopDelay.enable();
 
 function hr() {
   return Number(process.hrtime.bigint());
@@ -45,6 +50,8 @@ function stats({ gc = false } = {}) {
     loggedWarnings: counters.logged.warn.length,
     firstProblems: [...counters.uncaught, ...counters.unhandled, ...counters.warnings, ...counters.logged.error].slice(0, 5),
     state: probe?.state,
+    loopDelayMaxMs: loopDelay.max / 1e6,
+    loopDelayP99Ms: loopDelay.percentile(99) / 1e6,
   };
 }
 
@@ -145,6 +152,10 @@ const commands = {
     return {};
   },
   stats,
+  resetLoopDelay() {
+    loopDelay.reset();
+    return {};
+  },
   flip(args) {
     startFlipping(args);
     return {};
