@@ -71,6 +71,10 @@ export async function run({ seed, short }) {
         }
         await sleep(20);
       }
+      // Connections still in the kernel's accept queue reach the probe (and its cap) a little
+      // later on a busy machine: give the cap up to 3 s to catch up before counting.
+      const expectedNow = () => Math.max(0, tally.connected - maxConnections);
+      for (let waited = 0; tally.closedByProbe < expectedNow() && waited < 3000; waited += 50) await sleep(50);
       peakFds = Math.max(peakFds, probe.fds());
       // What the wave costs the probe in memory while it is held (after a GC: live data only).
       const held = await probe.call('stats', { gc: true });
@@ -96,7 +100,7 @@ export async function run({ seed, short }) {
     // The cap holds: the probe never had more than maxConnections sockets (plus the listener and
     // the probe request being answered).
     findings.check(peakFds <= baseFds + maxConnections + 2, 'more connections open than the cap', () => ({ peakFds, baseFds, maxConnections }));
-    findings.check(closedByCap >= expectedClosed * 0.95, 'the cap did not close the oldest connections', () => ({ connected, closedByCap, expectedClosed }));
+    findings.check(closedByCap >= expectedClosed * 0.99, 'the cap did not close the oldest connections', () => ({ connected, closedByCap, expectedClosed }));
     // A held connection costs the probe a few kB; 32 MB over the starting heap for a full cap of
     // them means some client made it buffer on its behalf.
     findings.check(peakHeldHeap <= base.heapUsed + 32 * 1048576, 'the probe buffered too much for the flood', () => ({ before: mb(base.heapUsed), held: mb(peakHeldHeap) }));
