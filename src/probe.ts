@@ -9,6 +9,7 @@ import { createLog, type Log, type ProbeLogger } from './log.js';
 import { toHost, toOptions, toPort, toPositiveInteger, toState, type AddressInput } from './options.js';
 import { METHOD_NOT_ALLOWED, NOT_FOUND, stateText, withConnectionClose, type RenderedResponse } from './render.js';
 import { route, type Route } from './routes.js';
+import { listenRaw, type RawAnswer } from './raw-server.js';
 import { DEFAULT_LIMITS, listen, type BoundAddress, type ProbeServer, type ServerLimits } from './server.js';
 import { ServiceState } from './state.js';
 import { stateVerdict } from './verdict.js';
@@ -165,7 +166,10 @@ export class Probe extends EventEmitter<ProbeEvents> {
     }
     const starting = (async () => {
       if (this.#stopping !== undefined) await this.#stopping;
-      const server = await listen((req, res) => this.#respond(req, res, route(req.method, req.url, acceptOf(req)), server), host, port, this.#limits, this.#log);
+      const server =
+        process.env.SERVICE_PROBE_SERVER === 'net'
+          ? await listenRaw((method, target, accept) => this.#answerRaw(method, target, accept), host, port, this.#limits, this.#log)
+          : await listen((req, res) => this.#respond(req, res, route(req.method, req.url, acceptOf(req)), server), host, port, this.#limits, this.#log);
       this.#server = server;
       this.#stopping = undefined;
       if (state !== undefined) this.setState(state);
@@ -213,16 +217,20 @@ export class Probe extends EventEmitter<ProbeEvents> {
   }
 
   #respond(req: IncomingMessage, res: ServerResponse, routed: Route, server: ProbeServer | undefined): void {
-    let response: RenderedResponse;
-    if (routed.kind !== 'probe') {
-      response = routed.kind === 'not-found' ? NOT_FOUND : METHOD_NOT_ALLOWED;
-    } else if (routed.check !== undefined) {
-      response = NOT_FOUND;
-    } else {
-      const verdict = stateVerdict(routed.endpoint, this.#state, this.#started);
-      response = stateText(verdict.status, verdict.word);
-    }
-    writeResponse(req, res, response, routed.head, server?.stopping === true);
+    writeResponse(req, res, this.#answer(routed), routed.head, server?.stopping === true);
+  }
+
+  // The experimental node:net server (raw-server.ts) asks here: the same decision, no req/res.
+  #answerRaw(method: string, target: string, accept: string | undefined): RawAnswer {
+    const routed = route(method, target, accept);
+    return { response: this.#answer(routed), head: routed.head };
+  }
+
+  #answer(routed: Route): RenderedResponse {
+    if (routed.kind !== 'probe') return routed.kind === 'not-found' ? NOT_FOUND : METHOD_NOT_ALLOWED;
+    if (routed.check !== undefined) return NOT_FOUND;
+    const verdict = stateVerdict(routed.endpoint, this.#state, this.#started);
+    return stateText(verdict.status, verdict.word);
   }
 }
 
