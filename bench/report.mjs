@@ -184,19 +184,34 @@ export function renderSvg(results) {
   parts.push(`<line x1="${oneX}" y1="${panelTop - 2}" x2="${oneX}" y2="${y}" stroke="#444" stroke-dasharray="4 3"/>`);
   text(oneX, y + 12, '1.00x bare', 'text-anchor="middle" font-size="11"');
 
-  // Panel 2: RSS over an idle node process.
-  y += 40;
-  text(10, y, 'RSS added over an idle node process after start, MB (lower is better)', 'font-weight="bold"');
-  y += 12;
-  const rss = items.map(({ id }) => Math.max(0, (rssOver(results, id)?.median ?? 0) / 1e6));
-  const maxRss = Math.max(1, ...rss) * 1.1;
-  items.forEach(({ label }, i) => {
-    const top = y + i * 22;
-    text(labelWidth - 8, top + 13, label, 'text-anchor="end" font-size="12"');
-    parts.push(`<rect x="${labelWidth}" y="${top + 3}" width="${(rss[i] / maxRss) * barArea}" height="14" fill="#dd6b20"/>`);
-    text(labelWidth + (rss[i] / maxRss) * barArea + 4, top + 14, `${rss[i].toFixed(1)} MB`, 'font-size="11"');
-  });
-  y += items.length * 22 + 16;
+  // Panels 2 and 3: one bar per contender.
+  const simplePanel = (title, values, unit, color) => {
+    y += 40;
+    text(10, y, title, 'font-weight="bold"');
+    y += 12;
+    const max = Math.max(1, ...values) * 1.1;
+    items.forEach(({ label }, i) => {
+      const top = y + i * 22;
+      text(labelWidth - 8, top + 13, label, 'text-anchor="end" font-size="12"');
+      parts.push(`<rect x="${labelWidth}" y="${top + 3}" width="${(values[i] / max) * barArea}" height="14" fill="${color}"/>`);
+      text(labelWidth + (values[i] / max) * barArea + 4, top + 14, `${values[i].toFixed(1)} ${unit}`, 'font-size="11"');
+    });
+    y += items.length * 22 - 12;
+  };
+  simplePanel(
+    'Server CPU time per keep-alive GET /ready, µs (lower is better; steadiest figure on a shared machine)',
+    items.map(({ id }) => stat(results, 'keepAliveCpuUs', id)?.median ?? 0),
+    'µs',
+    '#2f855a',
+  );
+  simplePanel(
+    'RSS added over an idle node process after start, MB (lower is better)',
+    items.map(({ id }) => Math.max(0, (rssOver(results, id)?.median ?? 0) / 1e6)),
+    'MB',
+    '#dd6b20',
+  );
+  y += 28;
+
   const { meta } = results;
   text(10, y, `Node ${meta.node}, ${meta.cpus} CPU, ${meta.memoryGiB} GiB, ${meta.date.slice(0, 10)}; medians of ${meta.rounds} interleaved round(s)`, 'font-size="11" fill="#555"');
   y += 10;

@@ -333,6 +333,13 @@ try {
     log('README.md: Performance section updated');
   }
   log(`bench: done in ${meta.seconds} s; results in ${outDir}`);
+  // What --quick proves in CI: every contender started and answered 200s in both modes. Nothing
+  // about speed is asserted.
+  const broken = contenders.filter(({ id }) => !(Math.min(...samples.keepAliveRps[id]) > 0 && Math.min(...samples.closeRps[id]) > 0));
+  if (broken.length > 0) {
+    log(`bench: no successful GET /ready from ${broken.map((c) => c.id).join(', ')}`);
+    process.exitCode = 1;
+  }
 } finally {
   loadProcess.disconnect();
 }
