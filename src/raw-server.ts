@@ -205,9 +205,11 @@ export function listenRaw(handler: RawHandler, host: string | undefined, port: n
         buffer = buffer.subarray(end + 4);
         this.reading = false;
         if (!this.answer(head, now)) return;
-        if (this.socket.writableNeedDrain && buffer.length > 0) {
-          // The client sends faster than it reads: stop reading until it catches up.
-          this.pending = buffer;
+        if (this.socket.writableNeedDrain) {
+          // The client sends faster than it reads: stop reading until it catches up, as
+          // node:http does. A client that never reads is closed by the keep-alive deadline.
+          this.pending = buffer.length > 0 ? buffer : undefined;
+          this.deadline = now + limits.keepAliveTimeoutMs;
           this.socket.pause();
           this.socket.once('drain', () => {
             this.socket.resume();
