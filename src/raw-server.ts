@@ -28,7 +28,8 @@ export type RawHandler = (method: string, target: string, accept: string | undef
 const CRLF_CRLF = Buffer.from('\r\n\r\n');
 // Methods llhttp knows; any other is a malformed request (400), as with node:http.
 const KNOWN_METHODS = new Set(METHODS);
-const REQUEST_LINE = /^([A-Z]+) ([^\s]+) HTTP\/1\.([01])$/;
+// The target: visible ASCII only (RFC 9112 §3.2, RFC 3986), as llhttp requires.
+const REQUEST_LINE = /^([A-Z]+) ([\x21-\x7e]+) HTTP\/1\.([01])$/;
 // RFC 9110 §5.1 field-name token, then optional whitespace around the value.
 const HEADER_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*(.*?)[ \t]*$/;
 // Control characters other than HTAB are never valid in a field value (RFC 9110 §5.5); a bare LF
@@ -145,6 +146,11 @@ function parseHead(text: string): Head | undefined {
   });
 }
 
+function hasBareLf(buffer: Buffer): boolean {
+  for (let i = buffer.indexOf(10); i !== -1; i = buffer.indexOf(10, i + 1)) if (i === 0 || buffer[i - 1] !== 13) return true;
+  return false;
+}
+
 /** Starts the node:net probe server. Same contract as `listen` in server.ts. */
 export function listenRaw(handler: RawHandler, host: string | undefined, port: number, limits: ServerLimits, log: Log): Promise<ProbeServer> {
   const keepAliveSeconds = Math.floor(limits.keepAliveTimeoutMs / 1000);
@@ -192,6 +198,9 @@ export function listenRaw(handler: RawHandler, host: string | undefined, port: n
         const end = buffer.indexOf(CRLF_CRLF);
         if (end === -1 || end + 4 > limits.maxHeaderSize) {
           if (end !== -1 || buffer.length > limits.maxHeaderSize) return this.refuse(HEADERS_TOO_LARGE);
+          // A line ended by a bare LF can never complete a valid head: refuse it now rather than
+          // at the timeout (node:http does the same).
+          if (hasBareLf(buffer)) return this.refuse(BAD_REQUEST);
           this.pending = buffer;
           return;
         }

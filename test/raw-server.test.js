@@ -46,6 +46,13 @@ const SAME_BYTES = [
   'GET /ready HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n',
   'GET /ready HTTP/1.1\r\nHost: x\r\nX: a\nb\r\n\r\n',
   'GET /ready HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n',
+  'GET /ready HTTP/1.1\nHost: x\n\n',
+  'GET /ready HTTP/1.1\r\nHost: x\n\r\n',
+  'GET /re\x01ady HTTP/1.1\r\nHost: x\r\n\r\n',
+  'GET /rea\xffdy HTTP/1.1\r\nHost: x\r\n\r\n',
+  'GET /ready HTTP/1.1\r\nHost: x\r\n folded\r\n\r\n',
+  'GET /ready HTTP/1.1\r\nHost : x\r\n\r\n',
+  'FOO /ready HTTP/1.1\r\nHost: x\r\n\r\n',
   `GET /ready HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(10_000)}\r\n\r\n`,
 ];
 
@@ -76,4 +83,18 @@ test('HTTP/1.1 without Host gets the fixed 400 answer from the node:net server t
   const viaNet = await rawExchange(netPort, 'GET /ready HTTP/1.1\r\n\r\n');
   assert.match(viaNet.text, /^HTTP\/1\.1 400 Bad Request\r\n[^]*\r\n\r\nBad Request$/);
   assert.equal(viaNet.closed, true);
+});
+
+test('the node:net reader refuses with 400 what node:http lets through but HTTP/1.1 forbids', async (t) => {
+  const { netPort } = await startBoth(t, { state: 'READY' });
+  for (const request of [
+    'GET  /ready HTTP/1.1\r\nHost: x\r\n\r\n', // RFC 9112 §3: single spaces
+    'GET /ready HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n', // §3.2: exactly one Host
+    'GET /ready HTTP/2.0\r\nHost: x\r\n\r\n', // not HTTP/1.x
+    'GET /ready\r\n\r\n', // HTTP/0.9
+  ]) {
+    const viaNet = await rawExchange(netPort, request);
+    assert.match(viaNet.text, /^HTTP\/1\.1 400 Bad Request\r\n/, JSON.stringify(request));
+    assert.equal(viaNet.closed, true);
+  }
 });
