@@ -4,6 +4,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createProbe } from '../dist/index.js';
+import { connect } from 'node:net';
+import { once } from 'node:events';
 import { rawExchange } from './helpers/http.js';
 
 async function startBoth(t, options) {
@@ -96,5 +98,28 @@ test('the node:net reader refuses with 400 what node:http lets through but HTTP/
     const viaNet = await rawExchange(netPort, request);
     assert.match(viaNet.text, /^HTTP\/1\.1 400 Bad Request\r\n/, JSON.stringify(request));
     assert.equal(viaNet.closed, true);
+  }
+});
+
+test('a client that pipelines requests without reading the answers is paused, not buffered without bound', async (t) => {
+  const { httpPort, netPort } = await startBoth(t, { state: 'READY' });
+  const chunk = Buffer.from('GET /ready HTTP/1.1\r\nHost: x\r\n\r\n'.repeat(10_000));
+  const cap = 32 * 1024 * 1024;
+  for (const port of [httpPort, netPort]) {
+    const socket = connect({ host: '127.0.0.1', port });
+    socket.on('error', () => {});
+    t.after(() => socket.destroy());
+    await once(socket, 'connect');
+    // Each request is answered with ~5x its size: a server that kept reading would have to hold
+    // every answer in memory. One that stops reading stops draining our writes.
+    let written = 0;
+    while (written < cap) {
+      written += chunk.length;
+      if (socket.write(chunk)) continue;
+      const drained = await Promise.race([once(socket, 'drain').then(() => true), new Promise((r) => setTimeout(r, 2000, false))]);
+      if (!drained) break;
+    }
+    assert.ok(written < cap, `port ${port === netPort ? 'node:net' : 'node:http'} read all ${written} bytes`);
+    socket.destroy();
   }
 });
