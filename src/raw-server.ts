@@ -185,6 +185,7 @@ export function listenRaw(handler: RawHandler, host: string | undefined, port: n
       let buffer = this.pending === undefined ? chunk : Buffer.concat([this.pending, chunk]);
       this.pending = undefined;
       const now = Date.now();
+      let answered = false;
       while (buffer.length > 0) {
         // RFC 9112 §2.2: empty lines before a request line are ignored.
         let start = 0;
@@ -214,6 +215,7 @@ export function listenRaw(handler: RawHandler, host: string | undefined, port: n
         buffer = buffer.subarray(end + 4);
         this.reading = false;
         if (!this.answer(head, now)) return;
+        answered = true;
         if (this.socket.writableNeedDrain) {
           // The client sends faster than it reads: stop reading until it catches up, as
           // node:http does. A client that never reads is closed by the keep-alive deadline.
@@ -229,7 +231,9 @@ export function listenRaw(handler: RawHandler, host: string | undefined, port: n
           return;
         }
       }
-      this.deadline = now + limits.keepAliveTimeoutMs;
+      // Idle from here on. Only an answer restarts the keep-alive time: empty lines alone
+      // (ignored above) must not keep a connection open for ever.
+      if (answered) this.deadline = now + limits.keepAliveTimeoutMs;
     }
 
     // Writes the answer; false once the connection is closing.
