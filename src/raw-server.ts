@@ -23,7 +23,7 @@ export interface RawAnswer {
 }
 
 /** Decides the answer to a parsed request: the same route → verdict → render as the node:http path. */
-export type RawHandler = (method: string, target: string, accept: string | undefined) => RawAnswer;
+export type RawHandler = (method: string, target: string, accept: string | undefined) => RawAnswer | Promise<RawAnswer>;
 
 const CRLF_CRLF = Buffer.from('\r\n\r\n');
 // Methods llhttp knows; any other is a malformed request (400), as with node:http.
@@ -174,6 +174,7 @@ export function listenRaw(handler: RawHandler, host: string | undefined, port: n
     pending: Buffer | undefined;
     deadline: number;
     reading = false; // a request head has begun
+    waiting = false; // for an answer that runs checks
     done = false;
 
     constructor(readonly socket: Socket) {
@@ -183,6 +184,11 @@ export function listenRaw(handler: RawHandler, host: string | undefined, port: n
     onData(chunk: Buffer): void {
       if (this.done) return;
       let buffer = this.pending === undefined ? chunk : Buffer.concat([this.pending, chunk]);
+      if (this.waiting) {
+        // Paused for an answer; a chunk already on its way is kept for later.
+        this.pending = buffer;
+        return;
+      }
       this.pending = undefined;
       const now = Date.now();
       let answered = false;
@@ -214,20 +220,34 @@ export function listenRaw(handler: RawHandler, host: string | undefined, port: n
         }
         buffer = buffer.subarray(end + 4);
         this.reading = false;
-        if (!this.answer(head, now)) return;
+        const answer = handler(head.method, head.target, head.accept);
+        if (answer instanceof Promise) {
+          // A check has to run first. Answers go out in request order, so reading waits too;
+          // the checks' own timeouts bound the wait.
+          this.pause(buffer);
+          this.deadline = Infinity;
+          this.waiting = true;
+          const request = head;
+          answer.then(
+            (settled) => {
+              this.waiting = false;
+              if (this.done || this.socket.destroyed) return;
+              const later = Date.now();
+              this.deadline = later + limits.keepAliveTimeoutMs;
+              if (this.write(request, settled, later)) this.resumeWhenDrained();
+            },
+            () => this.socket.destroy(),
+          );
+          return;
+        }
+        if (!this.write(head, answer, now)) return;
         answered = true;
         if (this.socket.writableNeedDrain) {
           // The client sends faster than it reads: stop reading until it catches up, as
           // node:http does. A client that never reads is closed by the keep-alive deadline.
-          this.pending = buffer.length > 0 ? buffer : undefined;
+          this.pause(buffer);
           this.deadline = now + limits.keepAliveTimeoutMs;
-          this.socket.pause();
-          this.socket.once('drain', () => {
-            this.socket.resume();
-            const rest = this.pending;
-            this.pending = undefined;
-            if (rest !== undefined) this.onData(rest);
-          });
+          this.resumeWhenDrained();
           return;
         }
       }
@@ -236,9 +256,26 @@ export function listenRaw(handler: RawHandler, host: string | undefined, port: n
       if (answered) this.deadline = now + limits.keepAliveTimeoutMs;
     }
 
+    pause(rest: Buffer): void {
+      this.pending = rest.length > 0 ? rest : undefined;
+      this.socket.pause();
+    }
+
+    resumeWhenDrained(): void {
+      const resume = () => {
+        if (this.done) return;
+        this.socket.resume();
+        const rest = this.pending;
+        this.pending = undefined;
+        if (rest !== undefined) this.onData(rest);
+      };
+      if (this.socket.writableNeedDrain) this.socket.once('drain', resume);
+      else resume();
+    }
+
     // Writes the answer; false once the connection is closing.
-    answer(head: Head, now: number): boolean {
-      const { response, head: isHead } = handler(head.method, head.target, head.accept);
+    write(head: Head, answer: RawAnswer, now: number): boolean {
+      const { response, head: isHead } = answer;
       const simple = head.method === 'GET' || head.method === 'HEAD';
       const keepAlive = head.keepAlive && simple && !head.announcesBody && !stopping;
       if (!keepAlive && (head.announcesBody || stopping || !simple)) {
@@ -349,7 +386,7 @@ export function listenRaw(handler: RawHandler, host: string | undefined, port: n
             // Idle connections close now; one in the middle of a head is answered with
             // `Connection: close` when it completes (or cut at the end of the grace period).
             for (const connection of open.values()) {
-              if (connection.reading || connection.done) continue;
+              if (connection.reading || connection.waiting || connection.done) continue;
               connection.done = true;
               connection.socket.end();
             }

@@ -19,7 +19,7 @@ async function startBoth(t, options) {
     delete process.env.SERVICE_PROBE_SERVER;
   }
   t.after(() => Promise.all([http.stop(), net.stop()]));
-  return { httpPort, netPort };
+  return { httpPort, netPort, http, net };
 }
 
 const withoutDate = (text) => text.replace(/\r\nDate: [^\r]*\r\n/g, '\r\nDate: -\r\n');
@@ -122,4 +122,18 @@ test('a client that pipelines requests without reading the answers is paused, no
     assert.ok(written < cap, `port ${port === netPort ? 'node:net' : 'node:http'} read all ${written} bytes`);
     socket.destroy();
   }
+});
+
+test('with a check that takes its time, pipelined answers come back in order and the same on both servers', async (t) => {
+  const { httpPort, netPort, http, net } = await startBoth(t, { state: 'READY' });
+  for (const probe of [http, net]) probe.addCheck('slow', () => new Promise((resolve) => setTimeout(resolve, 30)));
+  const request =
+    'GET /ready HTTP/1.1\r\nHost: x\r\n\r\n' +
+    'GET /ready?verbose HTTP/1.1\r\nHost: x\r\n\r\n' +
+    'GET /started HTTP/1.1\r\nHost: x\r\n\r\n' +
+    'GET /ready/slow HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n';
+  const [viaHttp, viaNet] = await Promise.all([rawExchange(httpPort, request), rawExchange(netPort, request)]);
+  assert.equal((viaNet.text.match(/HTTP\/1\.1 /g) ?? []).length, 4);
+  assert.equal(withoutDate(viaNet.text), withoutDate(viaHttp.text));
+  assert.equal(viaNet.closed, true);
 });
