@@ -10,6 +10,7 @@ import { toHost, toOptions, toPort, toPositiveInteger, toState, type AddressInpu
 import { METHOD_NOT_ALLOWED, NOT_FOUND, stateText, withConnectionClose, type RenderedResponse } from './render.js';
 import { route, type Route } from './routes.js';
 import { DEFAULT_LIMITS, listen, type BoundAddress, type ProbeServer, type ServerLimits } from './server.js';
+import { Shutdown, shutdownDefaults, toShutdownOptions, type ShutdownHook, type ShutdownHookOptions, type ShutdownOptions, type ShutdownResult, type TrackableServer } from './shutdown.js';
 import { ServiceState } from './state.js';
 import { stateVerdict } from './verdict.js';
 
@@ -84,6 +85,8 @@ export class Probe extends EventEmitter<ProbeEvents> {
   #server: ProbeServer | undefined;
   #starting: Promise<BoundAddress> | undefined;
   #stopping: Promise<void> | undefined;
+  #shutdown: Shutdown | undefined;
+  #readyWhileDraining = false;
 
   constructor(options?: ProbeOptions) {
     super();
@@ -205,11 +208,84 @@ export class Probe extends EventEmitter<ProbeEvents> {
    * raw request and response). Returns `true` when it answered, `false` when the path is not the
    * probe's, so the caller can fall through to its own routes.
    */
-  handle(req: IncomingMessage, res: ServerResponse): boolean {
-    const routed = route(req.method, req.url, acceptOf(req));
+  handle(req: IncomingMessage, res: ServerResponse, prefix = ''): boolean {
+    if (prefix !== '') toPrefix(prefix, 'prefix');
+    const routed = route(req.method, req.url, acceptOf(req), prefix);
     if (routed.kind !== 'probe' && !routed.owned) return false;
     this.#respond(req, res, routed, undefined);
     return true;
+  }
+
+  // Graceful shutdown: thin forwards to shutdown.ts, which owns the sequence.
+
+  /**
+   * Registers a function to run during shutdown, after the tracked servers drained and the holds
+   * were released. Hooks run one at a time, newest first, each bounded by its own timeout; a
+   * failing one is logged and the rest still run. Returns a function that unregisters it.
+   */
+  onShutdown(hook: ShutdownHook, options?: ShutdownHookOptions): () => void {
+    return this.#shutdownSequence().onShutdown(hook, options);
+  }
+
+  /**
+   * Drains this node:http(s) server during shutdown: it stops accepting, finishes in-flight
+   * requests (answered with `Connection: close`) and closes idle keep-alive connections.
+   * Returns a function that stops tracking it.
+   */
+  trackServer(server: TrackableServer): () => void {
+    return this.#shutdownSequence().trackServer(server);
+  }
+
+  /**
+   * Work that must finish before the process exits and is not an HTTP request (a queue job, a
+   * websocket session). Shutdown waits for every hold after draining the tracked servers, within
+   * `timeoutMs`. Returns the release function (calling it again does nothing).
+   */
+  hold(name?: string): () => void {
+    return this.#shutdownSequence().hold(name);
+  }
+
+  /**
+   * Runs {@link Probe.shutdown} on the first of `options.signals` (default SIGTERM and SIGINT);
+   * a second signal during shutdown forces the exit. Returns a function that removes the handlers.
+   */
+  handleSignals(options?: ShutdownOptions): () => void {
+    const resolved = toShutdownOptions(options, 'options', shutdownDefaults());
+    return this.#shutdownSequence().handleSignals(resolved);
+  }
+
+  /**
+   * The graceful shutdown sequence (see the README's "Graceful shutdown"). Options default to those
+   * given to {@link Probe.handleSignals}, then to {@link shutdownDefaults}. Idempotent: every call
+   * returns the same promise, which resolves only when `exit` is false.
+   */
+  shutdown(options?: ShutdownOptions): Promise<ShutdownResult> {
+    const sequence = this.#shutdownSequence();
+    if (sequence.shuttingDown) return sequence.run(shutdownDefaults(), 'shutdown()');
+    let resolved;
+    try {
+      resolved = toShutdownOptions(options, 'options', sequence.signalOptions ?? shutdownDefaults());
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return sequence.run(resolved, 'shutdown() called');
+  }
+
+  /** True once the shutdown sequence has begun. */
+  get shuttingDown(): boolean {
+    return this.#shutdown?.shuttingDown === true;
+  }
+
+  #shutdownSequence(): Shutdown {
+    this.#shutdown ??= new Shutdown({
+      log: this.#log,
+      setState: (state) => this.setState(state),
+      setReadyWhileDraining: (on) => {
+        this.#readyWhileDraining = on;
+      },
+      stopProbe: () => this.stop(),
+    });
+    return this.#shutdown;
   }
 
   #respond(req: IncomingMessage, res: ServerResponse, routed: Route, server: ProbeServer | undefined): void {
@@ -219,7 +295,7 @@ export class Probe extends EventEmitter<ProbeEvents> {
     } else if (routed.check !== undefined) {
       response = NOT_FOUND;
     } else {
-      const verdict = stateVerdict(routed.endpoint, this.#state, this.#started);
+      const verdict = stateVerdict(routed.endpoint, this.#state, this.#started, this.#readyWhileDraining);
       response = stateText(verdict.status, verdict.word);
     }
     writeResponse(req, res, response, routed.head, server?.stopping === true);
@@ -258,6 +334,14 @@ function writeResponse(req: IncomingMessage, res: ServerResponse, response: Rend
   const sent = closing || announcesBody(req) ? withConnectionClose(response) : response;
   res.writeHead(sent.status, sent.headers as OutgoingHttpHeader[]);
   res.end(head ? undefined : sent.body);
+}
+
+/** Checks a mount prefix: `''`, or a path that starts with `/` and does not end with one (`/internal/health`). */
+export function toPrefix(prefix: unknown, argument: string): string {
+  if (typeof prefix === 'string' && (prefix === '' || (prefix.charCodeAt(0) === 47 && !prefix.endsWith('/') && !/[?#\s]/.test(prefix)))) {
+    return prefix;
+  }
+  throw new ProbeArgumentError(argument, "'' or a path such as '/internal/health' (leading slash, no trailing slash)", prefix);
 }
 
 /** Creates a probe with its own state and server. See {@link ProbeOptions}. */
