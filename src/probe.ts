@@ -206,12 +206,17 @@ export class Probe extends EventEmitter<ProbeEvents> {
   /**
    * Answers a probe request inside an existing node:http server (or Express, Fastify, Koa via their
    * raw request and response). Returns `true` when it answered, `false` when the path is not the
-   * probe's, so the caller can fall through to its own routes.
+   * probe's, so the caller can fall through to its own routes. The answer is byte for byte the
+   * standalone server's (headers set earlier on `res` are dropped, except `Connection`).
+   *
+   * @param prefix  serve the probe paths under this mount prefix, e.g. `'/internal/health'`
+   *                (leading slash, no trailing slash); default `''`
    */
   handle(req: IncomingMessage, res: ServerResponse, prefix = ''): boolean {
     if (prefix !== '') toPrefix(prefix, 'prefix');
     const routed = route(req.method, req.url, acceptOf(req), prefix);
     if (routed.kind !== 'probe' && !routed.owned) return false;
+    clearHostHeaders(res);
     this.#respond(req, res, routed, undefined);
     return true;
   }
@@ -327,6 +332,13 @@ function acceptOf(req: IncomingMessage): string | undefined {
 function announcesBody(req: IncomingMessage): boolean {
   const length = rawHeader(req, 'content-length');
   return (length !== undefined && length !== '0') || rawHeader(req, 'transfer-encoding') !== undefined;
+}
+
+// A probe answer is the same bytes wherever it is mounted: headers a framework or an earlier
+// middleware set on the response (Express's X-Powered-By, CORS, …) are dropped. `Connection`
+// stays: a draining tracked server sets it to ask the client to close.
+function clearHostHeaders(res: ServerResponse): void {
+  for (const name of res.getHeaderNames()) if (name !== 'connection') res.removeHeader(name);
 }
 
 function writeResponse(req: IncomingMessage, res: ServerResponse, response: RenderedResponse, head: boolean, closing: boolean): void {
