@@ -3,10 +3,11 @@
 // importing this module sets no signal handler and starts no timer.
 //
 //   signal or shutdown()
-//     → state DRAINING at once (/ready 503, /health still 200)
+//     → state DRAINING at once (/ready 503, /health still 200); responses of tracked servers carry
+//       `Connection: close` from now on
 //     → wait drainDelayMs (endpoints controller, kube-proxy and load balancers stop routing here)
 //     → [timeoutMs starts] tracked servers stop accepting, finish in-flight requests, close idle
-//       keep-alive connections; responses sent meanwhile carry `Connection: close`
+//       keep-alive connections
 //     → wait for holds (`probe.hold()`)
 //     → hooks, newest first, each bounded by its own timeout
 //     → the probe server stops → exit 0, or 1 if a hook failed or timeoutMs ran out (then forced)
@@ -313,6 +314,9 @@ export class Shutdown {
     );
     this.#host.setReadyWhileDraining(options.readyWhileDraining);
     this.#host.setState(ServiceState.Draining);
+    const servers = [...this.#servers.values()];
+    for (const tracked of servers) tracked.askClientsToClose();
+    if (servers.length > 0) log.info(`shutdown: responses of ${servers.length} tracked server(s) carry Connection: close from now on`);
 
     if (options.drainDelayMs > 0) {
       log.info(`shutdown: waiting drainDelayMs (${options.drainDelayMs} ms) so that routing to this instance stops`);
@@ -326,10 +330,9 @@ export class Shutdown {
 
     // Tracked servers: stop accepting, let in-flight requests finish, close idle keep-alive
     // connections, and ask clients to close after each response sent meanwhile.
-    const servers = [...this.#servers.values()];
     if (cutReason === undefined && servers.length > 0) {
       log.info(`shutdown: ${elapsed()} closing ${servers.length} tracked server(s); in-flight requests finish, idle connections close`);
-      const closed = await Promise.race([Promise.all(servers.map((tracked) => tracked.drain())).then(() => true), cut.then(() => false)]);
+      const closed = await Promise.race([Promise.all(servers.map((tracked) => tracked.close())).then(() => true), cut.then(() => false)]);
       if (closed) log.info(`shutdown: ${elapsed()} tracked servers closed`);
     }
 
@@ -427,13 +430,20 @@ class TrackedServer {
     this.#inFlight.clear();
   }
 
-  // node:http's close() stops accepting and (since Node 19) closes idle connections; connections
+  // close(): node:http's close() stops accepting and (since Node 19) closes idle connections; connections
   // busy with a request stay open until it is answered, and `Connection: close` makes the client
   // drop them after that answer. The sweep closes connections whose response had already started
   // before the drain and then went idle.
-  drain(): Promise<void> {
+  // From the first moment of shutdown, every response asks its client to close the connection, so
+  // keep-alive clients reconnect during the drain delay, and a new connection goes elsewhere
+  // (kube-proxy balances per connection; an old one would keep reaching this pod).
+  askClientsToClose(): void {
     this.#draining = true;
     for (const res of this.#inFlight) if (!res.headersSent) res.setHeader('Connection', 'close');
+  }
+
+  close(): Promise<void> {
+    this.askClientsToClose();
     const server = this.server;
     return new Promise<void>((resolve) => {
       const sweep = setInterval(() => server.closeIdleConnections(), 50);

@@ -4,6 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import net from 'node:net';
 import { once } from 'node:events';
 import connect from 'connect';
 import express from 'express';
@@ -134,4 +135,29 @@ test('a bad prefix is rejected naming the value', () => {
     assert.throws(() => koaMiddleware(probe, { prefix }), ProbeArgumentError);
   }
   assert.throws(() => connectMiddleware(probe, { prefx: '/x' }), ProbeArgumentError);
+});
+
+test('while a tracked Express server drains, probe answers mounted on it also carry Connection: close', async (t) => {
+  const probe = createProbe({ host: '127.0.0.1', port: 0, state: ServiceState.Ready });
+  const app = express();
+  app.use(connectMiddleware(probe));
+  const server = http.createServer(app);
+  const port = await listening(server);
+  t.after(() => server.close());
+  probe.trackServer(server);
+  const socket = await new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1', () => resolve(s));
+  });
+  t.after(() => socket.destroy());
+  let bytes = '';
+  socket.setEncoding('latin1').on('data', (chunk) => (bytes += chunk));
+  socket.write('GET /health HTTP/1.1\r\nHost: x\r\n\r\n');
+  while (!bytes.endsWith('READY')) await new Promise((resolve) => setTimeout(resolve, 5));
+  assert.doesNotMatch(bytes, /Connection: close/i);
+
+  const done = probe.shutdown({ drainDelayMs: 300, exit: false });
+  socket.write('GET /health HTTP/1.1\r\nHost: x\r\n\r\n');
+  await once(socket, 'close');
+  assert.match(bytes.slice(bytes.indexOf('READY') + 5), /^HTTP\/1\.1 200 OK\r\n(?:[^]*\r\n)?Connection: close\r\n[^]*DRAINING$/);
+  assert.equal((await done).exitCode, 0);
 });
