@@ -233,8 +233,9 @@ export class Probe extends EventEmitter<ProbeEvents> {
   }
 
   /**
-   * Drains this node:http(s) server during shutdown: it stops accepting, finishes in-flight
-   * requests (answered with `Connection: close`) and closes idle keep-alive connections.
+   * Drains this node:http(s) server during shutdown: from the first moment its responses carry
+   * `Connection: close`; after the drain delay it stops accepting, finishes in-flight requests and
+   * closes idle keep-alive connections.
    * Returns a function that stops tracking it.
    */
   trackServer(server: TrackableServer): () => void {

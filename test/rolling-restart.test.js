@@ -9,6 +9,9 @@ import { LoadBalancer, startClient } from './fixtures/load-balancer.js';
 
 const DRAIN_DELAY_MS = 400; // four polls of the load balancer
 const TIMEOUT_MS = 5000;
+// Six client loops and 20 ms per request: requests are always in flight on both instances.
+const LOAD = { APP_DELAY_MS: '20' };
+const CONCURRENCY = 6;
 
 async function cluster(t, env) {
   const instances = await Promise.all([startInstance(env), startInstance(env)]);
@@ -23,10 +26,10 @@ const failuresOf = (results) => results.filter((r) => !r.ok);
 const describeFailures = (results) => JSON.stringify(failuresOf(results).slice(0, 5).map(({ status, error }) => ({ status, error })));
 
 test('SIGTERM to one of two instances fails no client request, and that instance exits 0 within its timeout', async (t) => {
-  const env = { DRAIN_DELAY_MS: String(DRAIN_DELAY_MS), TIMEOUT_MS: String(TIMEOUT_MS) };
+  const env = { ...LOAD, DRAIN_DELAY_MS: String(DRAIN_DELAY_MS), TIMEOUT_MS: String(TIMEOUT_MS) };
   const { instances, lb } = await cluster(t, env);
   const [leaving, staying] = instances;
-  const client = startClient(lb);
+  const client = startClient(lb, CONCURRENCY);
   await sleep(300);
 
   const signalledAt = Date.now();
@@ -68,9 +71,9 @@ test('a 2-second request in flight when SIGTERM arrives completes, and the insta
 });
 
 test('without this library (process.exit on SIGTERM) the same restart fails client requests', async (t) => {
-  const { instances, lb } = await cluster(t, { SHUTDOWN: 'plain', APP_DELAY_MS: '5' });
+  const { instances, lb } = await cluster(t, { ...LOAD, SHUTDOWN: 'plain' });
   const [leaving] = instances;
-  const client = startClient(lb);
+  const client = startClient(lb, CONCURRENCY);
   await sleep(300);
 
   leaving.child.kill('SIGTERM');
