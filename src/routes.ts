@@ -156,12 +156,15 @@ function checkPath(path: string): { endpoint: Endpoint; check: string } | undefi
  * and the Rust crate's client read what they always read.
  */
 export function formatFromAccept(accept: string | undefined): Format {
-  if (accept === undefined || !accept.includes('json')) return 'text';
-  for (const range of accept.split(',')) {
+  // 'application/json' is the shortest media type that can ask for JSON.
+  if (accept === undefined || accept.length < 16) return 'text';
+  const lower = accept.toLowerCase();
+  if (!lower.includes('json')) return 'text';
+  for (const range of lower.split(',')) {
     const [type = '', ...params] = range.split(';');
-    const mediaType = type.trim().toLowerCase();
+    const mediaType = type.trim();
     if (mediaType !== 'application/health+json' && mediaType !== 'application/json') continue;
-    const quality = params.map((p) => p.trim().toLowerCase()).find((p) => p.startsWith('q='));
+    const quality = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
     if (quality === undefined || Number(quality.slice(2)) > 0) return 'json';
   }
   return 'text';

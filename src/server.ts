@@ -13,7 +13,10 @@ export interface ServerLimits {
   readonly maxHeaderSize: number;
   /** Time a client has to send the whole request head. Default 10 000. */
   readonly headersTimeoutMs: number;
-  /** Time a client has to send the whole request. Default 15 000. */
+  /**
+   * Time a client has to send the whole request; also how long a connection may stay silent before
+   * its first request. Default 15 000.
+   */
   readonly requestTimeoutMs: number;
   /** How long an idle keep-alive connection stays open. Default 5 000. */
   readonly keepAliveTimeoutMs: number;
@@ -78,6 +81,10 @@ export function listen(handler: Handler, host: string | undefined, port: number,
     // slowloris hold a connection for up to 30 s past the limit.
     connectionsCheckingInterval: Math.min(1000, limits.headersTimeoutMs),
   });
+  // node:http enforces headersTimeout only once a request has begun: a connection that sends
+  // nothing at all would stay open for ever. An inactivity timeout closes those too; a request in
+  // flight is bounded by requestTimeout anyway.
+  server.timeout = limits.requestTimeoutMs;
   server.on('request', handler);
 
   const open = new Set<Socket>();

@@ -1,0 +1,91 @@
+// The pure router, as a table: request line and Accept → endpoint, format, options.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { route, formatFromAccept } from '../dist/routes.js';
+
+const PROBE_TABLE = [
+  // [method, target, endpoint, head]
+  ['GET', '/', 'health', false],
+  ['GET', '/health', 'health', false],
+  ['GET', '/health/', 'health', false],
+  ['GET', '/live', 'health', false],
+  ['GET', '/live/', 'health', false],
+  ['GET', '/ready', 'ready', false],
+  ['GET', '/ready/', 'ready', false],
+  ['GET', '/started', 'started', false],
+  ['GET', '/started/', 'started', false],
+  ['HEAD', '/ready', 'ready', true],
+  ['GET', '/ready?x=1', 'ready', false],
+  ['GET', 'http://h:1/ready', 'ready', false],
+  ['GET', 'HTTP://h/ready?x', 'ready', false],
+  ['GET', 'http://h', 'health', false],
+  ['GET', 'http://h?x', 'health', false],
+];
+
+for (const [method, target, endpoint, head] of PROBE_TABLE) {
+  test(`${method} ${target} routes to ${endpoint}`, () => {
+    const r = route(method, target);
+    assert.equal(r.kind, 'probe');
+    assert.equal(r.endpoint, endpoint);
+    assert.equal(r.head, head);
+    assert.equal(r.check, undefined);
+  });
+}
+
+const NOT_FOUND = ['/nope', '//ready', '/ready//', '/READY', '/re%61dy', '/x/../ready', '*', '', 'ready', 'ftp://h/ready', '/ready#x', '/started/x'];
+for (const target of NOT_FOUND) {
+  test(`GET ${JSON.stringify(target)} is not found and not owned`, () => {
+    assert.deepEqual({ ...route('GET', target) }, { kind: 'not-found', head: false, owned: false });
+  });
+}
+
+test('other methods: 405 on the probe paths (owned), 405 but not owned elsewhere', () => {
+  assert.deepEqual({ ...route('POST', '/ready') }, { kind: 'method-not-allowed', head: false, owned: true });
+  assert.deepEqual({ ...route('DELETE', '/api') }, { kind: 'method-not-allowed', head: false, owned: false });
+  assert.equal(route(undefined, '/ready').kind, 'method-not-allowed');
+});
+
+test('the plain path returns shared objects (no allocation per request)', () => {
+  assert.equal(route('GET', '/ready'), route('GET', '/ready/'));
+  assert.equal(route('GET', '/ready', '*/*'), route('GET', '/ready'));
+  assert.ok(Object.isFrozen(route('GET', '/ready')));
+});
+
+test('per-check paths name the check, decoded', () => {
+  assert.equal(route('GET', '/ready/postgres').check, 'postgres');
+  assert.equal(route('GET', '/ready/postgres/').check, 'postgres');
+  assert.equal(route('GET', '/health/event-loop').endpoint, 'health');
+  assert.equal(route('GET', '/live/disk%20space').check, 'disk space');
+  assert.equal(route('GET', '/ready/%E0%A4%A').kind, 'not-found');
+});
+
+test('query options: verbose, repeated exclude, format', () => {
+  const r = route('GET', '/ready?verbose&exclude=a&exclude=b&exclude=');
+  assert.equal(r.verbose, true);
+  assert.deepEqual(r.exclude, ['a', 'b']);
+  assert.equal(r.format, 'text');
+  assert.equal(route('GET', '/ready?verbose=0').verbose, false);
+  assert.equal(route('GET', '/ready?verbose=false').verbose, false);
+  assert.equal(route('GET', '/ready?format=json').format, 'json');
+  assert.equal(route('GET', '/ready?format=text', 'application/json').format, 'text');
+});
+
+test('JSON only when Accept names application/health+json or application/json', () => {
+  assert.equal(formatFromAccept(undefined), 'text');
+  assert.equal(formatFromAccept('*/*'), 'text');
+  assert.equal(formatFromAccept('application/*'), 'text');
+  assert.equal(formatFromAccept('text/plain, */*;q=0.8'), 'text');
+  assert.equal(formatFromAccept('application/health+json'), 'json');
+  assert.equal(formatFromAccept('text/html, Application/JSON;q=0.9'), 'json');
+  assert.equal(formatFromAccept('application/json;q=0'), 'text');
+  assert.equal(formatFromAccept('application/jsonx'), 'text');
+});
+
+test('a mount prefix: only paths under it are the probe’s', () => {
+  assert.equal(route('GET', '/internal/health/ready', undefined, '/internal/health').endpoint, 'ready');
+  assert.equal(route('GET', '/internal/health', undefined, '/internal/health').endpoint, 'health');
+  assert.equal(route('GET', '/internal/health?x', undefined, '/internal/health').endpoint, 'health');
+  assert.equal(route('GET', '/internal/healthy', undefined, '/internal/health').owned, false);
+  assert.equal(route('GET', '/ready', undefined, '/internal/health').owned, false);
+  assert.equal(route('POST', '/internal/health/ready', undefined, '/internal/health').owned, true);
+});
