@@ -146,12 +146,12 @@ export interface ShutdownHookOptions {
  * or Koa, which run on one) fit.
  */
 export interface TrackableServer {
-  readonly listening: boolean;
   close(callback?: (error?: Error) => void): unknown;
   closeIdleConnections(): void;
   closeAllConnections(): void;
-  prependListener(event: 'request', listener: (...args: never[]) => void): unknown;
-  removeListener(event: 'request', listener: (...args: never[]) => void): unknown;
+  // `any[]`: the shape of EventEmitter's own signature, which http.Server and https.Server both match.
+  prependListener(event: 'request', listener: (...args: any[]) => void): unknown;
+  removeListener(event: 'request', listener: (...args: any[]) => void): unknown;
 }
 
 /** What {@link Probe.shutdown} resolves to (when `exit` is false; otherwise the process exits). */
@@ -422,11 +422,11 @@ class TrackedServer {
     this.#forget = function forget(this: TrackedResponse) {
       inFlight.delete(this);
     };
-    server.prependListener('request', this.#onRequest as never);
+    server.prependListener('request', this.#onRequest);
   }
 
   untrack(): void {
-    this.server.removeListener('request', this.#onRequest as never);
+    this.server.removeListener('request', this.#onRequest);
     this.#inFlight.clear();
   }
 
