@@ -225,7 +225,9 @@ export class Shutdown {
       server === null ||
       typeof server.close !== 'function' ||
       typeof server.closeIdleConnections !== 'function' ||
-      typeof server.prependListener !== 'function'
+      typeof server.closeAllConnections !== 'function' ||
+      typeof server.prependListener !== 'function' ||
+      typeof server.removeListener !== 'function'
     ) {
       throw new ProbeArgumentError('server', 'a node:http or node:https server', server);
     }
