@@ -1,0 +1,90 @@
+// Real servers for client and CLI tests: probes on port 0, raw node:http servers that answer
+// what a test needs, servers that never answer, and ports that were just closed.
+import { createServer as createHttpServer } from 'node:http';
+import { createServer as createNetServer } from 'node:net';
+import { once } from 'node:events';
+import { createProbe } from '../../dist/index.js';
+
+/** A started probe on 127.0.0.1; `url(path)` gives its URLs. Stopped after the test. */
+export async function startedProbe(t, state = 'UP') {
+  const probe = createProbe({ host: '127.0.0.1', port: 0, state });
+  const { port } = await probe.start();
+  t.after(() => probe.stop());
+  return { probe, port, url: (path = '/ready') => `http://127.0.0.1:${port}${path}` };
+}
+
+/**
+ * A node:http server running `handler`, counting connections and requests and keeping the last
+ * request's headers. Closed, with every connection, after the test.
+ */
+export async function rawServer(t, handler = (req, res) => res.end('READY')) {
+  const seen = { connections: 0, requests: 0, headers: undefined, method: undefined, closed: 0 };
+  const server = createHttpServer((req, res) => {
+    seen.requests += 1;
+    seen.headers = req.headers;
+    seen.method = req.method;
+    handler(req, res);
+  });
+  server.on('connection', (socket) => {
+    seen.connections += 1;
+    socket.on('close', () => (seen.closed += 1));
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.after(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+  const { port } = server.address();
+  return { seen, port, url: (path = '/ready') => `http://127.0.0.1:${port}${path}` };
+}
+
+/** Resolves as `promise` does, or rejects after `ms` saying what did not happen: a broken test fails, it never hangs. */
+export function within(promise, ms, what) {
+  let timer;
+  const late = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not happen within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * A TCP server that accepts connections and never says a word. `closed()` resolves when a client
+ * has hung up (and fails the test if none does within 2 s).
+ */
+export async function silentServer(t) {
+  const sockets = new Set();
+  let connections = 0;
+  let onClose;
+  const closed = new Promise((resolve) => (onClose = resolve));
+  const server = createNetServer((socket) => {
+    connections += 1;
+    sockets.add(socket);
+    socket.on('error', () => {});
+    // Read (and drop) what the client sends, so that its hang-up is noticed.
+    socket.resume();
+    socket.on('close', () => {
+      sockets.delete(socket);
+      onClose();
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.after(() => {
+    for (const socket of sockets) socket.destroy();
+    server.close();
+  });
+  const { port } = server.address();
+  return { port, closed: () => within(closed, 2000, 'the client hanging up'), connections: () => connections, url: (path = '/ready') => `http://127.0.0.1:${port}${path}` };
+}
+
+/** A port that was listening a moment ago and is closed now: connecting to it is refused. */
+export async function closedPort() {
+  const server = createNetServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address();
+  server.close();
+  await once(server, 'close');
+  return port;
+}
