@@ -5,6 +5,7 @@ import { createProbe, type Probe } from './probe.js';
 import { toHost, toPort, toState, type AddressInput } from './options.js';
 import type { BoundAddress } from './server.js';
 import type { ServiceState } from './state.js';
+import type { CheckFunction, CheckOptions } from './checks.js';
 
 export { createProbe, Probe, SHUTDOWN_GRACE_PERIOD_MS, DEFAULT_PORT } from './probe.js';
 export type { ProbeOptions, StartOptions, ProbeEvents } from './probe.js';
@@ -18,6 +19,10 @@ export type { ProbeStartErrorCode, ProbeClientErrorCode } from './errors.js';
 export type { ProbeLogger } from './log.js';
 export type { AddressInput } from './options.js';
 export type { BoundAddress } from './server.js';
+export { DEFAULT_CHECK_TIMEOUT_MS } from './checks.js';
+export type { CheckFunction, CheckOptions, CheckResult, CheckAffects } from './checks.js';
+export { eventLoopDelay, heapUsage, rssUsage, diskSpace, tcp, http } from './builtin-checks.js';
+export type { EventLoopDelayOptions, HeapUsageOptions, RssUsageOptions, DiskSpaceOptions, TcpOptions, HttpOptions } from './builtin-checks.js';
 
 // One default probe per process, kept on globalThis under a registered symbol: an application
 // that loads both the ESM and the CommonJS build still has exactly one.
@@ -56,4 +61,14 @@ export function setServiceState(state: ServiceState): void {
 /** The default probe's state; `UP` before anything was set (the crate's `get_service_state`). */
 export function getServiceState(): ServiceState {
   return defaultProbe().state;
+}
+
+/** Adds a check to the default probe. See `Probe.addCheck`. */
+export function addCheck(name: string, check: CheckFunction, options?: CheckOptions): void {
+  defaultProbe().addCheck(name, check, options);
+}
+
+/** Removes a check from the default probe. Returns `false` if there was none of that name. */
+export function removeCheck(name: string): boolean {
+  return defaultProbe().removeCheck(name);
 }

@@ -4,15 +4,16 @@
 
 import { EventEmitter } from 'node:events';
 import type { IncomingMessage, OutgoingHttpHeader, ServerResponse } from 'node:http';
+import { CheckRegistry, type CheckFunction, type CheckOptions } from './checks.js';
 import { ProbeArgumentError, ProbeStartError } from './errors.js';
 import { createLog, type Log, type ProbeLogger } from './log.js';
 import { toHost, toOptions, toPort, toPositiveInteger, toState, type AddressInput } from './options.js';
-import { METHOD_NOT_ALLOWED, NOT_FOUND, stateText, withConnectionClose, type RenderedResponse } from './render.js';
-import { route, type Route } from './routes.js';
+import { METHOD_NOT_ALLOWED, NOT_FOUND, renderDetailed, stateText, withConnectionClose, type RenderedResponse } from './render.js';
+import { route, type ProbeRoute, type Route } from './routes.js';
 import { DEFAULT_LIMITS, listen, type BoundAddress, type ProbeServer, type ServerLimits } from './server.js';
 import { Shutdown, shutdownDefaults, toShutdownOptions, type ShutdownHook, type ShutdownHookOptions, type ShutdownOptions, type ShutdownResult, type TrackableServer } from './shutdown.js';
 import { ServiceState } from './state.js';
-import { stateVerdict } from './verdict.js';
+import { checksVerdict, singleCheckVerdict, stateVerdict, type CheckOutcome } from './verdict.js';
 
 /** How long `stop()` waits for open connections before it closes them by force. */
 export const SHUTDOWN_GRACE_PERIOD_MS = 500;
@@ -43,6 +44,12 @@ export interface ProbeOptions {
   keepAliveTimeoutMs?: number;
   /** Most open connections; past it the oldest is closed. Default 1024. */
   maxConnections?: number;
+  /**
+   * Show why checks fail (error messages, timeouts) in `?verbose` and JSON responses. Default
+   * `false`: "reason withheld", as a probe port is often reachable by more than the orchestrator.
+   * Reasons are always logged.
+   */
+  exposeDetails?: boolean;
 }
 
 const OPTION_NAMES = [
@@ -55,6 +62,7 @@ const OPTION_NAMES = [
   'requestTimeoutMs',
   'keepAliveTimeoutMs',
   'maxConnections',
+  'exposeDetails',
 ] as const;
 
 /** Per-start overrides of the probe's `host`, `port` and initial `state`. */
@@ -78,6 +86,8 @@ export class Probe extends EventEmitter<ProbeEvents> {
   readonly #limits: ServerLimits;
   readonly #host: string | undefined;
   readonly #port: number;
+  readonly #checks: CheckRegistry;
+  readonly #exposeDetails: boolean;
   #state: ServiceState;
   #started = false;
   #whenStarted: Promise<void> | undefined;
@@ -107,7 +117,12 @@ export class Probe extends EventEmitter<ProbeEvents> {
     if (this.#limits.requestTimeoutMs < this.#limits.headersTimeoutMs) {
       throw new ProbeArgumentError('options.requestTimeoutMs', `at least headersTimeoutMs (${this.#limits.headersTimeoutMs})`, this.#limits.requestTimeoutMs);
     }
+    if (given.exposeDetails !== undefined && typeof given.exposeDetails !== 'boolean') {
+      throw new ProbeArgumentError('options.exposeDetails', 'a boolean', given.exposeDetails);
+    }
+    this.#exposeDetails = given.exposeDetails ?? false;
     this.#log = createLog(given.logger);
+    this.#checks = new CheckRegistry(this.#log);
     if (this.#state === ServiceState.Ready) this.#started = true;
   }
 
@@ -171,6 +186,7 @@ export class Probe extends EventEmitter<ProbeEvents> {
       const server = await listen((req, res) => this.#respond(req, res, route(req.method, req.url, acceptOf(req)), server), host, port, this.#limits, this.#log);
       this.#server = server;
       this.#stopping = undefined;
+      this.#checks.open();
       if (state !== undefined) this.setState(state);
       const { address, port: boundPort } = server.bound;
       const shown = address.includes(':') ? `[${address}]` : address;
@@ -190,6 +206,7 @@ export class Probe extends EventEmitter<ProbeEvents> {
    * {@link SHUTDOWN_GRACE_PERIOD_MS}; logs an error if that had to be forced. Idempotent.
    */
   stop(): Promise<void> {
+    this.#checks.close();
     if (this.#stopping !== undefined) return this.#stopping;
     const server = this.#server;
     if (server === undefined) {
@@ -219,6 +236,29 @@ export class Probe extends EventEmitter<ProbeEvents> {
     clearHostHeaders(res);
     this.#respond(req, res, routed, undefined);
     return true;
+  }
+
+  /**
+   * Adds a check: a function, sync or async, that fails when it throws, rejects, returns `false`
+   * or outlasts `timeoutMs`. See {@link CheckOptions}. Throws a `ProbeArgumentError` for a bad or
+   * duplicate name, a non-function or a bad option; nothing is added then.
+   *
+   * ```ts
+   * probe.addCheck('postgres', () => pool.query('select 1'), { timeoutMs: 1000 });
+   * ```
+   */
+  addCheck(name: string, check: CheckFunction, options?: CheckOptions): void {
+    this.#checks.add(name, check, options);
+  }
+
+  /** Removes a check (its timer and monitor stop). Returns `false` if there was none of that name. */
+  removeCheck(name: string): boolean {
+    return this.#checks.remove(name);
+  }
+
+  /** Whether a check of this name is registered. */
+  hasCheck(name: string): boolean {
+    return this.#checks.has(name);
   }
 
   // Graceful shutdown: thin forwards to shutdown.ts, which owns the sequence.
@@ -298,13 +338,44 @@ export class Probe extends EventEmitter<ProbeEvents> {
     let response: RenderedResponse;
     if (routed.kind !== 'probe') {
       response = routed.kind === 'not-found' ? NOT_FOUND : METHOD_NOT_ALLOWED;
-    } else if (routed.check !== undefined) {
-      response = NOT_FOUND;
-    } else {
+    } else if (routed.check === undefined && !routed.verbose && routed.format === 'text' && (this.#checks.size === 0 || routed.endpoint === 'started')) {
+      // The hot path: no check to run, a precomputed answer.
       const verdict = stateVerdict(routed.endpoint, this.#state, this.#started, this.#readyWhileDraining);
       response = stateText(verdict.status, verdict.word);
+    } else {
+      this.#respondWithChecks(req, res, routed, server);
+      return;
     }
     writeResponse(req, res, response, routed.head, server?.stopping === true);
+  }
+
+  #respondWithChecks(req: IncomingMessage, res: ServerResponse, routed: ProbeRoute, server: ProbeServer | undefined): void {
+    const outcomes = routed.endpoint === 'started' ? [] : this.#checks.evaluate({ endpoint: routed.endpoint, only: routed.check, exclude: routed.exclude });
+    if (outcomes === undefined) {
+      writeResponse(req, res, NOT_FOUND, routed.head, server?.stopping === true);
+    } else if (!(outcomes instanceof Promise)) {
+      writeResponse(req, res, this.#render(routed, outcomes), routed.head, server?.stopping === true);
+    } else {
+      // evaluate() never rejects; the guard keeps a bug here from becoming an unhandled rejection.
+      outcomes
+        .then((settled) => this.#render(routed, settled))
+        .then(
+          (response) => writeResponse(req, res, response, routed.head, server?.stopping === true),
+          (error: unknown) => {
+            this.#log.error(`probe: evaluating checks failed: ${String(error)}`);
+            const fallback = stateText(503, this.#state);
+            writeResponse(req, res, fallback, routed.head, server?.stopping === true);
+          },
+        );
+    }
+  }
+
+  #render(routed: ProbeRoute, outcomes: readonly CheckOutcome[]): RenderedResponse {
+    const verdict =
+      routed.check !== undefined
+        ? singleCheckVerdict(this.#state, outcomes[0]!)
+        : checksVerdict(routed.endpoint, stateVerdict(routed.endpoint, this.#state, this.#started, this.#readyWhileDraining), outcomes);
+    return renderDetailed(verdict, routed.format, routed.verbose, this.#exposeDetails);
   }
 }
 
@@ -343,7 +414,9 @@ function clearHostHeaders(res: ServerResponse): void {
 }
 
 function writeResponse(req: IncomingMessage, res: ServerResponse, response: RenderedResponse, head: boolean, closing: boolean): void {
-  if (res.headersSent || res.writableEnded) return;
+  // A response that waited for checks may find its client gone, or an answer already written
+  // (by a framework, or a second call of handle()): it is then dropped, never written twice.
+  if (res.headersSent || res.writableEnded || res.destroyed || req.socket?.destroyed === true) return;
   const sent = closing || announcesBody(req) ? withConnectionClose(response) : response;
   res.writeHead(sent.status, sent.headers as OutgoingHttpHeader[]);
   res.end(head ? undefined : sent.body);

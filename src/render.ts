@@ -2,6 +2,7 @@
 // probe writes comes from here, so the standalone server and `probe.handle()` send the same bytes.
 
 import type { ServiceState } from './state.js';
+import { checkStatus, type CheckOutcome, type DetailedVerdict } from './verdict.js';
 
 /** A response ready to write: `headers` is a flat `[name, value, name, value, …]` list. */
 export interface RenderedResponse {
@@ -61,4 +62,51 @@ export const METHOD_NOT_ALLOWED: RenderedResponse = renderResponse(405, TEXT_CON
  */
 export function withConnectionClose(response: RenderedResponse): RenderedResponse {
   return { status: response.status, headers: [...response.headers, 'Connection', 'close'], body: response.body };
+}
+
+/** The media type of the JSON form (IETF draft "Health Check Response Format for HTTP APIs"). */
+export const HEALTH_JSON_CONTENT_TYPE = 'application/health+json';
+
+const WITHHELD = 'reason withheld';
+
+/** One verbose line: `[+]name ok`, `[+]name warn: reason`, `[-]name failed: reason`. */
+export function renderCheckLine(outcome: CheckOutcome, exposeDetails: boolean): string {
+  if (outcome.ok) return `[+]${outcome.name} ok`;
+  const reason = exposeDetails && outcome.output !== undefined ? outcome.output : WITHHELD;
+  return outcome.critical ? `[-]${outcome.name} failed: ${reason}` : `[+]${outcome.name} warn: ${reason}`;
+}
+
+/**
+ * The `?verbose` text: one line per evaluated check, then the state word as the last line
+ * (a one-check path has no state line). Every line ends with a newline.
+ */
+export function renderVerboseText(verdict: DetailedVerdict, exposeDetails: boolean): string {
+  let text = '';
+  for (const outcome of verdict.checks) text += `${renderCheckLine(outcome, exposeDetails)}\n`;
+  return verdict.single ? text : `${text}${verdict.word}\n`;
+}
+
+/** The body of the JSON form: `status`, `state` and `checks` keyed by name, each an array of one result. */
+export function renderHealthJson(verdict: DetailedVerdict, exposeDetails: boolean): string {
+  const checks: Record<string, unknown[]> = {};
+  for (const outcome of verdict.checks) {
+    const entry: Record<string, unknown> = { status: checkStatus(outcome) };
+    if (outcome.observedValue !== undefined) entry['observedValue'] = outcome.observedValue;
+    if (outcome.observedUnit !== undefined) entry['observedUnit'] = outcome.observedUnit;
+    entry['time'] = new Date(outcome.time).toISOString();
+    entry['durationMs'] = Math.round(outcome.durationMs * 100) / 100;
+    if (exposeDetails && outcome.output !== undefined) entry['output'] = outcome.output;
+    checks[outcome.name] = [entry];
+  }
+  return `${JSON.stringify({ status: verdict.health, state: verdict.word, checks }, null, 2)}\n`;
+}
+
+/**
+ * The response for a verdict with check results. The plain form (no `?verbose`, not JSON, not one
+ * check) is the same precomputed state-word answer as without checks.
+ */
+export function renderDetailed(verdict: DetailedVerdict, format: 'text' | 'json', verbose: boolean, exposeDetails: boolean): RenderedResponse {
+  if (format === 'json') return renderResponse(verdict.status, HEALTH_JSON_CONTENT_TYPE, renderHealthJson(verdict, exposeDetails));
+  if (verbose || verdict.single) return renderResponse(verdict.status, TEXT_CONTENT_TYPE, renderVerboseText(verdict, exposeDetails));
+  return stateText(verdict.status, verdict.word);
 }

@@ -134,8 +134,10 @@ function onClientError(error: NodeJS.ErrnoException, socket: Socket, log: Log): 
         ? REQUEST_TIMEOUT
         : BAD_REQUEST;
   socket.end(answer);
-  // A client that never reads its answer must not keep the socket half-open.
-  socket.setTimeout(1000, () => socket.destroy());
+  // A client that never reads its answer, or keeps writing, must not keep the socket half-open:
+  // a fixed deadline, not an inactivity timeout that the client's own writes would keep resetting.
+  const deadline = setTimeout(() => socket.destroy(), 1000).unref();
+  socket.once('close', () => clearTimeout(deadline));
 }
 
 function createHandle(server: Server, open: Set<Socket>, bound: BoundAddress, log: Log): ProbeServer {

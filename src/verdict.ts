@@ -1,4 +1,4 @@
-// Pure: state (and, later, check results) → status code and the effective state word.
+// Pure: state and check results → status code, effective state word and the per-check statuses.
 
 import type { Endpoint } from './routes.js';
 import { ServiceState } from './state.js';
@@ -41,3 +41,94 @@ const VERDICTS = Object.fromEntries(
     { pass: Object.freeze({ status: 200, word }), fail: Object.freeze({ status: 503, word }) },
   ]),
 ) as Record<ServiceState, { pass: Verdict; fail: Verdict }>;
+
+/** A check's status in the IETF health-check format: `warn` is a failed non-critical check. */
+export type CheckStatus = 'pass' | 'warn' | 'fail';
+
+/** The result of one run of one check, as the registry records it. */
+export interface CheckOutcome {
+  readonly name: string;
+  /** The check passed. */
+  readonly ok: boolean;
+  /** A failure of a non-critical check is a warning: it never changes a status code. */
+  readonly critical: boolean;
+  /** The check counts for `/ready`. */
+  readonly readiness: boolean;
+  /** The check counts for `/health` (and, as a failure makes the service DOWN, for `/ready`). */
+  readonly liveness: boolean;
+  /** When the result was recorded, in ms since the epoch. */
+  readonly time: number;
+  /** How long the run took, in ms. */
+  readonly durationMs: number;
+  readonly observedValue?: number | string | boolean | undefined;
+  readonly observedUnit?: string | undefined;
+  /** The reason of a failure, or the check's own message: shown only with `exposeDetails`. */
+  readonly output?: string | undefined;
+}
+
+/** Whether an endpoint evaluates a check with these `affects` flags. */
+export function evaluates(endpoint: Endpoint, check: { readonly readiness: boolean; readonly liveness: boolean }): boolean {
+  switch (endpoint) {
+    case 'health':
+      return check.liveness;
+    // Like the Kubernetes API server's /readyz (which includes every /livez check): a service whose
+    // liveness fails is DOWN, and a DOWN service takes no traffic.
+    case 'ready':
+      return check.readiness || check.liveness;
+    case 'started':
+      return false;
+  }
+}
+
+/** `pass`, or for a failure `fail` (critical) or `warn` (not critical). */
+export function checkStatus(outcome: CheckOutcome): CheckStatus {
+  if (outcome.ok) return 'pass';
+  return outcome.critical ? 'fail' : 'warn';
+}
+
+/** A verdict with the check results behind it, for the verbose and JSON forms. */
+export interface DetailedVerdict extends Verdict {
+  /** The overall status in the IETF format: `fail` for a 503, `warn` when a check warns, else `pass`. */
+  readonly health: CheckStatus;
+  /** The results the endpoint evaluated, in registration order. */
+  readonly checks: readonly CheckOutcome[];
+  /** `/ready/<name>`, `/health/<name>`: one check alone, whatever the state. */
+  readonly single: boolean;
+}
+
+/**
+ * The verdict of an endpoint from the verdict of the state alone (`base`, from
+ * {@link stateVerdict}) and the results of the checks the endpoint evaluates.
+ *
+ * - `/ready` is 200 when the state passes and no critical check it evaluates fails.
+ * - `/health` is 200 when the state is not DOWN and no critical liveness check fails.
+ * - The word is the effective state: `DOWN` when a critical liveness check fails, `UP` when the
+ *   state is READY but a critical readiness check fails, otherwise the state.
+ * - `/started` ignores checks.
+ */
+export function checksVerdict(endpoint: Endpoint, base: Verdict, outcomes: readonly CheckOutcome[]): DetailedVerdict {
+  const state = base.word;
+  let livenessFailed = false;
+  let readinessFailed = false;
+  let warned = false;
+  if (endpoint !== 'started') {
+    for (const outcome of outcomes) {
+      if (outcome.ok) continue;
+      if (!outcome.critical) warned = true;
+      else if (outcome.liveness) livenessFailed = true;
+      else if (outcome.readiness && endpoint === 'ready') readinessFailed = true;
+    }
+  }
+  let word: ServiceState = state;
+  if (livenessFailed) word = ServiceState.Down;
+  else if (readinessFailed && state === ServiceState.Ready) word = ServiceState.Up;
+  const status = base.status === 200 && !livenessFailed && !readinessFailed ? 200 : 503;
+  const health: CheckStatus = status === 503 ? 'fail' : warned ? 'warn' : 'pass';
+  return { status, word, health, checks: endpoint === 'started' ? [] : outcomes, single: false };
+}
+
+/** The verdict of one check alone (`/ready/<name>`): 503 only when it fails and is critical. */
+export function singleCheckVerdict(state: ServiceState, outcome: CheckOutcome): DetailedVerdict {
+  const health = checkStatus(outcome);
+  return { status: health === 'fail' ? 503 : 200, word: state, health, checks: [outcome], single: true };
+}

@@ -58,7 +58,7 @@ test('a request that announces a body is answered without reading it, and the co
   await stillAnswers(port);
 });
 
-test('a silent connection and a slowloris one are closed by the timeouts (the slow one gets 408)', async (t) => {
+test('a silent connection and a slowloris one are closed by the timeouts (the slow one gets 408)', { timeout: 15_000 }, async (t) => {
   const { port } = await startedProbe(t, { headersTimeoutMs: 300, requestTimeoutMs: 300 });
   const silent = connect({ host: '127.0.0.1', port });
   const slow = connect({ host: '127.0.0.1', port });

@@ -1,0 +1,268 @@
+// Ready-made checks on node core only: event loop delay, heap and RSS, free disk space, a TCP
+// connect and an HTTP request. Each reports an observed value and unit, honours the AbortSignal
+// the probe passes (its timeout), and keeps monitors running only between start() and stop().
+
+import { statfs } from 'node:fs/promises';
+import { request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
+import { connect } from 'node:net';
+import { monitorEventLoopDelay, performance, type IntervalHistogram } from 'node:perf_hooks';
+import { getHeapStatistics } from 'node:v8';
+import type { CheckFunction, CheckResult } from './checks.js';
+import { ProbeArgumentError } from './errors.js';
+import { toOptions, toPort } from './options.js';
+
+/** Options of {@link eventLoopDelay}. */
+export interface EventLoopDelayOptions {
+  /** Fail when the 99th percentile of the delay since the previous run exceeds this, in ms. Default 500. */
+  maxMs?: number;
+  /** Sampling interval of the monitor, in ms. Default 20. */
+  resolutionMs?: number;
+}
+
+/**
+ * Event loop delay (perf_hooks `monitorEventLoopDelay`): fails when the 99th percentile of the
+ * delay since the previous run is above `maxMs`. Reports it in `ms`. The monitor runs only while
+ * the check is registered on a running probe. A good liveness check: a loop that lags for seconds
+ * serves nobody.
+ */
+export function eventLoopDelay(options?: EventLoopDelayOptions): CheckFunction {
+  const given = toOptions<EventLoopDelayOptions>(options, 'options', ['maxMs', 'resolutionMs']);
+  const maxMs = given.maxMs === undefined ? 500 : toPositiveNumber(given.maxMs, 'options.maxMs');
+  const resolutionMs = given.resolutionMs === undefined ? 20 : toPositiveInteger(given.resolutionMs, 'options.resolutionMs');
+  let histogram: IntervalHistogram | undefined;
+  let users = 0;
+  const verdict = (delayMs: number): CheckResult => {
+    const observedValue = round(delayMs, 2);
+    return { ok: delayMs <= maxMs, observedValue, observedUnit: 'ms', output: `event loop delay p99 ${observedValue} ms (limit ${maxMs} ms)` };
+  };
+  const check: CheckFunction = () => {
+    if (histogram !== undefined && histogram.count > 0) {
+      // The monitor records whole timer intervals: the delay is what exceeds the resolution.
+      const delayMs = Math.max(0, histogram.percentile(99) / 1e6 - resolutionMs);
+      histogram.reset();
+      return verdict(delayMs);
+    }
+    // No samples yet (just started, or used outside a probe): measure one turn of the loop.
+    const began = performance.now();
+    return new Promise<CheckResult>((resolve) => setImmediate(() => resolve(verdict(performance.now() - began))));
+  };
+  check.start = () => {
+    if (users++ === 0) {
+      histogram = monitorEventLoopDelay({ resolution: resolutionMs });
+      histogram.enable();
+    }
+  };
+  check.stop = () => {
+    if (users === 0) return;
+    if (--users === 0) {
+      histogram?.disable();
+      histogram = undefined;
+    }
+  };
+  return check;
+}
+
+/** Options of {@link heapUsage}. */
+export interface HeapUsageOptions {
+  /** Fail when used heap / heap size limit exceeds this ratio (0 < maxRatio ≤ 1). Default 0.9. */
+  maxRatio?: number;
+}
+
+/** V8 heap usage: fails when the used heap is above `maxRatio` of the heap limit. Reports the ratio (`ratio`). */
+export function heapUsage(options?: HeapUsageOptions): CheckFunction {
+  const given = toOptions<HeapUsageOptions>(options, 'options', ['maxRatio']);
+  const maxRatio = given.maxRatio === undefined ? 0.9 : toRatio(given.maxRatio, 'options.maxRatio');
+  return () => {
+    const { used_heap_size: used, heap_size_limit: limit } = getHeapStatistics();
+    const ratio = used / limit;
+    return {
+      ok: ratio <= maxRatio,
+      observedValue: round(ratio, 4),
+      observedUnit: 'ratio',
+      output: `heap ${used} of ${limit} bytes used (limit ratio ${maxRatio})`,
+    };
+  };
+}
+
+/** Options of {@link rssUsage}. */
+export interface RssUsageOptions {
+  /** Fail when the resident set size exceeds this many bytes. Required. */
+  maxBytes: number;
+}
+
+/** Resident set size of the process: fails above `maxBytes`. Reports it in `bytes`. */
+export function rssUsage(options: RssUsageOptions): CheckFunction {
+  const given = toOptions<RssUsageOptions>(options, 'options', ['maxBytes']);
+  const maxBytes = toPositiveInteger(given.maxBytes, 'options.maxBytes');
+  return () => {
+    const rss = process.memoryUsage.rss();
+    return { ok: rss <= maxBytes, observedValue: rss, observedUnit: 'bytes', output: `rss ${rss} bytes (limit ${maxBytes})` };
+  };
+}
+
+/** Options of {@link diskSpace}. Without `minFreeBytes` or `minFreeRatio`, `minFreeRatio` is 0.05. */
+export interface DiskSpaceOptions {
+  /** A path on the file system to watch. Default `'/'`. */
+  path?: string;
+  /** Fail when fewer bytes than this are available to the process. */
+  minFreeBytes?: number;
+  /** Fail when less than this share of the file system is available (0 < ratio ≤ 1). */
+  minFreeRatio?: number;
+}
+
+/**
+ * Free disk space (fs.statfs): fails when the space available to unprivileged users is below
+ * `minFreeBytes` or `minFreeRatio`. Reports the free bytes (`bytes`).
+ */
+export function diskSpace(options?: DiskSpaceOptions): CheckFunction {
+  const given = toOptions<DiskSpaceOptions>(options, 'options', ['path', 'minFreeBytes', 'minFreeRatio']);
+  const path = given.path ?? '/';
+  if (typeof path !== 'string' || path === '') throw new ProbeArgumentError('options.path', 'a non-empty path string', path);
+  const minFreeBytes = given.minFreeBytes === undefined ? undefined : toNonNegativeInteger(given.minFreeBytes, 'options.minFreeBytes');
+  const minFreeRatio =
+    given.minFreeRatio === undefined ? (minFreeBytes === undefined ? 0.05 : undefined) : toRatio(given.minFreeRatio, 'options.minFreeRatio');
+  return async () => {
+    const stats = await statfs(path);
+    const free = stats.bavail * stats.bsize;
+    const total = stats.blocks * stats.bsize;
+    const ratio = total > 0 ? free / total : 0;
+    const ok = (minFreeBytes === undefined || free >= minFreeBytes) && (minFreeRatio === undefined || ratio >= minFreeRatio);
+    const limits = [minFreeBytes === undefined ? '' : `${minFreeBytes} bytes`, minFreeRatio === undefined ? '' : `ratio ${minFreeRatio}`].filter(Boolean);
+    return {
+      ok,
+      observedValue: free,
+      observedUnit: 'bytes',
+      output: `${free} of ${total} bytes free on ${path} (ratio ${round(ratio, 4)}; minimum ${limits.join(' and ')})`,
+    };
+  };
+}
+
+/** Options of {@link tcp}. */
+export interface TcpOptions {
+  /** Host name or IP address. Default `'127.0.0.1'`. */
+  host?: string;
+  /** TCP port (1–65535). Required. */
+  port: number;
+}
+
+/** Opens a TCP connection and closes it: fails when it cannot connect. Reports the connect time (`ms`). */
+export function tcp(options: TcpOptions): CheckFunction {
+  const given = toOptions<TcpOptions>(options, 'options', ['host', 'port']);
+  const host = given.host ?? '127.0.0.1';
+  if (typeof host !== 'string' || host === '') throw new ProbeArgumentError('options.host', 'a host name or IP address', host);
+  const port = toPort(given.port, 'options.port');
+  if (port === 0) throw new ProbeArgumentError('options.port', 'an integer from 1 to 65535', port);
+  const where = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+  return (signal?: AbortSignal) =>
+    new Promise<CheckResult>((resolve, reject) => {
+      if (signal?.aborted) return reject(signal.reason);
+      const began = performance.now();
+      const socket = connect({ host, port });
+      const onAbort = () => {
+        socket.destroy();
+        reject(signal!.reason);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      socket.once('connect', () => {
+        signal?.removeEventListener('abort', onAbort);
+        const ms = round(performance.now() - began, 2);
+        socket.destroy();
+        resolve({ ok: true, observedValue: ms, observedUnit: 'ms', output: `connected to ${where} in ${ms} ms` });
+      });
+      socket.once('error', (error: NodeJS.ErrnoException) => {
+        signal?.removeEventListener('abort', onAbort);
+        socket.destroy();
+        reject(new Error(`cannot connect to ${where}: ${error.code ?? error.message}`));
+      });
+    });
+}
+
+/** Options of {@link http}. */
+export interface HttpOptions {
+  /** An `http:` or `https:` URL. Required. */
+  url: string | URL;
+  /** The status (or statuses) that pass. Default: any 200–399 (the kubelet rule). */
+  expectStatus?: number | readonly number[];
+  /** Request method. Default `'GET'`. */
+  method?: string;
+  /** Extra request headers. */
+  headers?: Record<string, string>;
+}
+
+/**
+ * Sends one HTTP(S) request on its own connection and reads only the status: fails on another
+ * status or no answer. Reports the time to the response head (`ms`).
+ */
+export function http(options: HttpOptions): CheckFunction {
+  const given = toOptions<HttpOptions>(options, 'options', ['url', 'expectStatus', 'method', 'headers']);
+  let target: URL;
+  try {
+    target = new URL(given.url as string);
+  } catch {
+    throw new ProbeArgumentError('options.url', 'an http: or https: URL', given.url);
+  }
+  if (target.protocol !== 'http:' && target.protocol !== 'https:') throw new ProbeArgumentError('options.url', 'an http: or https: URL', given.url);
+  const expected = given.expectStatus === undefined ? undefined : Array.isArray(given.expectStatus) ? given.expectStatus : [given.expectStatus];
+  if (expected !== undefined && (expected.length === 0 || !expected.every((s) => Number.isInteger(s) && s >= 100 && s <= 599))) {
+    throw new ProbeArgumentError('options.expectStatus', 'an HTTP status (100–599) or a non-empty array of them', given.expectStatus);
+  }
+  const method = given.method ?? 'GET';
+  if (typeof method !== 'string' || !/^[A-Z]+$/.test(method)) throw new ProbeArgumentError('options.method', 'an upper-case HTTP method', method);
+  const headers = given.headers ?? {};
+  if (typeof headers !== 'object' || headers === null || Object.values(headers).some((v) => typeof v !== 'string')) {
+    throw new ProbeArgumentError('options.headers', 'an object of string header values', headers);
+  }
+  // Never show credentials or a query string in messages.
+  const shown = `${target.origin}${target.pathname}`;
+  const passes = (status: number) => (expected === undefined ? status >= 200 && status <= 399 : expected.includes(status));
+  const requestHeaders: OutgoingHttpHeaders = { 'user-agent': 'service-probe', ...headers, connection: 'close' };
+
+  return async (signal?: AbortSignal) => {
+    // node:https (and TLS with it) is loaded only by checks that need it.
+    const send = target.protocol === 'https:' ? (await import('node:https')).request : httpRequest;
+    if (signal?.aborted) throw signal.reason;
+    return new Promise<CheckResult>((resolve, reject) => {
+      const began = performance.now();
+      // agent: false: a connection of its own, closed after the answer, so nothing stays open.
+      const req = send(target, { method, headers: requestHeaders, agent: false, ...(signal ? { signal } : {}) });
+      req.once('response', (res: IncomingMessage) => {
+        const ms = round(performance.now() - began, 2);
+        const status = res.statusCode ?? 0;
+        // Only the status matters: drop the body and the connection.
+        res.destroy();
+        req.destroy();
+        resolve({ ok: passes(status), observedValue: ms, observedUnit: 'ms', output: `${method} ${shown} answered ${status} in ${ms} ms` });
+      });
+      req.on('error', (error: NodeJS.ErrnoException) => {
+        if (signal?.aborted) reject(signal.reason);
+        else reject(new Error(`${method} ${shown} failed: ${error.code ?? error.message}`));
+      });
+      req.end();
+    });
+  };
+}
+
+function round(value: number, digits: number): number {
+  const factor = 10 ** digits;
+  return Math.round(value * factor) / factor;
+}
+
+function toPositiveNumber(value: unknown, argument: string): number {
+  if (typeof value === 'number' && Number.isFinite(value) && value > 0) return value;
+  throw new ProbeArgumentError(argument, 'a positive number', value);
+}
+
+function toPositiveInteger(value: unknown, argument: string): number {
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value > 0) return value;
+  throw new ProbeArgumentError(argument, 'a positive integer', value);
+}
+
+function toNonNegativeInteger(value: unknown, argument: string): number {
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return value;
+  throw new ProbeArgumentError(argument, 'a non-negative integer', value);
+}
+
+function toRatio(value: unknown, argument: string): number {
+  if (typeof value === 'number' && value > 0 && value <= 1) return value;
+  throw new ProbeArgumentError(argument, 'a number above 0 and at most 1', value);
+}
