@@ -1,5 +1,5 @@
-// The probe as kubelet drives it: startup → ready → a failing liveness check → restart, then a
-// new container → ready → pod deleted → drain. Asserts the transitions kubelet would act on.
+// The probe as kubelet drives it: startup → ready → a failing liveness check → restart; and
+// ready → pod deleted → drain. Asserts the transitions kubelet would act on.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -46,9 +46,15 @@ test('kubelet sees startup, then readiness, then restarts the container on a fai
   const readyAt = kubelet.events.find((e) => e.type === 'ready').at;
   assert.equal(kubelet.results.filter((r, i) => i >= firstReady && r.probe === 'readiness' && r.at <= readyAt).length, spec.readiness.successThreshold);
 
-  // A failing liveness check: three failures in a row, then kubelet restarts the container.
-  probe.setState(ServiceState.Down);
+  // A liveness check starts failing (the state is still READY): three failures in a row, then
+  // kubelet restarts the container.
+  let healthy = true;
+  probe.addCheck('event-loop', () => healthy, { affects: 'liveness' });
+  await sleep(PERIOD_MS * 3);
+  assert.deepEqual(kubelet.types(), ['started', 'ready']);
+  healthy = false;
   const restart = await kubelet.waitFor('restart');
+  assert.equal(probe.state, ServiceState.Ready);
   assert.equal(restart.probe, 'liveness');
   const liveness = kubelet.results.filter((r) => r.probe === 'liveness');
   assert.deepEqual(liveness.slice(-spec.liveness.failureThreshold).map((r) => r.status), [503, 503, 503]);
@@ -84,4 +90,19 @@ test('with readyWhileDraining kubelet keeps the pod ready through the drain (Kub
   assert.deepEqual(kubelet.types(), ['started', 'ready']);
   const readinessDuringDrain = kubelet.results.slice(from).filter((r) => r.probe === 'readiness' && typeof r.status === 'number');
   assert.ok(readinessDuringDrain.length >= 3 && readinessDuringDrain.every((r) => r.status === 200));
+});
+
+test('a failing readiness check takes the pod out of rotation without a restart, and back in once it passes', async (t) => {
+  const { probe, kubelet } = await container(t);
+  let reachable = true;
+  probe.addCheck('postgres', () => reachable, { affects: 'readiness' });
+  probe.setState(ServiceState.Ready);
+  await kubelet.waitFor('ready');
+  reachable = false;
+  const unready = kubelet.events.length;
+  await kubelet.waitFor('not-ready', { from: unready });
+  reachable = true;
+  await kubelet.waitFor('ready', { from: unready });
+  await sleep(PERIOD_MS * 4);
+  assert.deepEqual(kubelet.types(), ['started', 'ready', 'not-ready', 'ready']);
 });

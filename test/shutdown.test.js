@@ -62,6 +62,17 @@ test('readyWhileDraining keeps /ready at 200 (body DRAINING) while draining', as
   assert.equal((await done).exitCode, 0);
 });
 
+test('readyWhileDraining holds with health checks registered too, and a failing check still fails /ready', async (t) => {
+  const { probe, get } = await startedProbe(t);
+  let passing = true;
+  probe.addCheck('postgres', () => passing);
+  const done = probe.shutdown({ drainDelayMs: 300, exit: false, readyWhileDraining: true });
+  assert.equal(await get('/ready'), '200 DRAINING');
+  passing = false;
+  assert.equal((await get('/ready')).slice(0, 3), '503');
+  assert.equal((await done).exitCode, 0);
+});
+
 test('the sequence runs in order: drain delay, tracked servers, holds, hooks newest first, probe stop; a log line at each step', async (t) => {
   const { lines, logger } = recordingLogger();
   const { probe } = await startedProbe(t, { logger });
