@@ -10,6 +10,7 @@ import { createLog, type Log, type ProbeLogger } from './log.js';
 import { toHost, toOptions, toPort, toPositiveInteger, toState, type AddressInput } from './options.js';
 import { METHOD_NOT_ALLOWED, NOT_FOUND, renderDetailed, stateText, withConnectionClose, type RenderedResponse } from './render.js';
 import { route, type ProbeRoute, type Route } from './routes.js';
+import type { RawAnswer } from './raw-server.js';
 import { DEFAULT_LIMITS, listen, type BoundAddress, type ProbeServer, type ServerLimits } from './server.js';
 import { Shutdown, shutdownDefaults, toShutdownOptions, type ShutdownHook, type ShutdownHookOptions, type ShutdownOptions, type ShutdownResult, type TrackableServer } from './shutdown.js';
 import { ServiceState } from './state.js';
@@ -183,7 +184,11 @@ export class Probe extends EventEmitter<ProbeEvents> {
     }
     const starting = (async () => {
       if (this.#stopping !== undefined) await this.#stopping;
-      const server = await listen((req, res) => this.#respond(req, res, route(req.method, req.url, acceptOf(req)), server), host, port, this.#limits, this.#log);
+      const server =
+        process.env.SERVICE_PROBE_SERVER === 'net'
+          ? // Loaded only when asked for: every module costs start-up time (about 0.6 ms each).
+            await (await import('./raw-server.js')).listenRaw((method, target, accept) => this.#answerRaw(method, target, accept), host, port, this.#limits, this.#log)
+          : await listen((req, res) => this.#respond(req, res, route(req.method, req.url, acceptOf(req)), server), host, port, this.#limits, this.#log);
       this.#server = server;
       this.#stopping = undefined;
       this.#checks.open();
@@ -335,39 +340,42 @@ export class Probe extends EventEmitter<ProbeEvents> {
   }
 
   #respond(req: IncomingMessage, res: ServerResponse, routed: Route, server: ProbeServer | undefined): void {
-    let response: RenderedResponse;
-    if (routed.kind !== 'probe') {
-      response = routed.kind === 'not-found' ? NOT_FOUND : METHOD_NOT_ALLOWED;
-    } else if (routed.check === undefined && !routed.verbose && routed.format === 'text' && (this.#checks.size === 0 || routed.endpoint === 'started')) {
-      // The hot path: no check to run, a precomputed answer.
-      const verdict = stateVerdict(routed.endpoint, this.#state, this.#started, this.#readyWhileDraining);
-      response = stateText(verdict.status, verdict.word);
-    } else {
-      this.#respondWithChecks(req, res, routed, server);
+    const response = this.#answer(routed);
+    if (!(response instanceof Promise)) {
+      writeResponse(req, res, response, routed.head, server?.stopping === true);
       return;
     }
-    writeResponse(req, res, response, routed.head, server?.stopping === true);
+    // #answer never rejects; the guard keeps a bug from becoming an unhandled rejection.
+    response.then(
+      (settled) => writeResponse(req, res, settled, routed.head, server?.stopping === true),
+      (error: unknown) => this.#log.error(`probe: answering failed: ${String(error)}`),
+    );
   }
 
-  #respondWithChecks(req: IncomingMessage, res: ServerResponse, routed: ProbeRoute, server: ProbeServer | undefined): void {
-    const outcomes = routed.endpoint === 'started' ? [] : this.#checks.evaluate({ endpoint: routed.endpoint, only: routed.check, exclude: routed.exclude });
-    if (outcomes === undefined) {
-      writeResponse(req, res, NOT_FOUND, routed.head, server?.stopping === true);
-    } else if (!(outcomes instanceof Promise)) {
-      writeResponse(req, res, this.#render(routed, outcomes), routed.head, server?.stopping === true);
-    } else {
-      // evaluate() never rejects; the guard keeps a bug here from becoming an unhandled rejection.
-      outcomes
-        .then((settled) => this.#render(routed, settled))
-        .then(
-          (response) => writeResponse(req, res, response, routed.head, server?.stopping === true),
-          (error: unknown) => {
-            this.#log.error(`probe: evaluating checks failed: ${String(error)}`);
-            const fallback = stateText(503, this.#state);
-            writeResponse(req, res, fallback, routed.head, server?.stopping === true);
-          },
-        );
+  // The experimental node:net server (raw-server.ts) asks here: the same decision, no req/res.
+  #answerRaw(method: string, target: string, accept: string | undefined): RawAnswer | Promise<RawAnswer> {
+    const routed = route(method, target, accept);
+    const response = this.#answer(routed);
+    return response instanceof Promise ? response.then((settled) => ({ response: settled, head: routed.head })) : { response, head: routed.head };
+  }
+
+  // The answer to a routed request: at once when no check has to run, later when one does.
+  #answer(routed: Route): RenderedResponse | Promise<RenderedResponse> {
+    if (routed.kind !== 'probe') return routed.kind === 'not-found' ? NOT_FOUND : METHOD_NOT_ALLOWED;
+    if (routed.check === undefined && !routed.verbose && routed.format === 'text' && (this.#checks.size === 0 || routed.endpoint === 'started')) {
+      // The hot path: no check to run, a precomputed answer.
+      const verdict = stateVerdict(routed.endpoint, this.#state, this.#started, this.#readyWhileDraining);
+      return stateText(verdict.status, verdict.word);
     }
+    const outcomes = routed.endpoint === 'started' ? [] : this.#checks.evaluate({ endpoint: routed.endpoint, only: routed.check, exclude: routed.exclude });
+    if (outcomes === undefined) return NOT_FOUND;
+    if (!(outcomes instanceof Promise)) return this.#render(routed, outcomes);
+    return outcomes
+      .then((settled) => this.#render(routed, settled))
+      .catch((error: unknown) => {
+        this.#log.error(`probe: evaluating checks failed: ${String(error)}`);
+        return stateText(503, this.#state);
+      });
   }
 
   #render(routed: ProbeRoute, outcomes: readonly CheckOutcome[]): RenderedResponse {

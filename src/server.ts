@@ -66,9 +66,9 @@ function clientErrorBytes(status: number, reason: string): Buffer {
     'latin1',
   );
 }
-const BAD_REQUEST = clientErrorBytes(400, 'Bad Request');
-const HEADERS_TOO_LARGE = clientErrorBytes(431, 'Request Header Fields Too Large');
-const REQUEST_TIMEOUT = clientErrorBytes(408, 'Request Timeout');
+export const BAD_REQUEST = clientErrorBytes(400, 'Bad Request');
+export const HEADERS_TOO_LARGE = clientErrorBytes(431, 'Request Header Fields Too Large');
+export const REQUEST_TIMEOUT = clientErrorBytes(408, 'Request Timeout');
 
 /** Starts a server on `host:port`; rejects a ProbeStartError `SOCKET_UNAVAILABLE` and leaves nothing behind if it cannot bind. */
 export function listen(handler: Handler, host: string | undefined, port: number, limits: ServerLimits, log: Log): Promise<ProbeServer> {
