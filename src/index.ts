@@ -9,6 +9,10 @@ import type { CheckFunction, CheckOptions } from './checks.js';
 
 export { createProbe, Probe, SHUTDOWN_GRACE_PERIOD_MS, DEFAULT_PORT } from './probe.js';
 export type { ProbeOptions, StartOptions, ProbeEvents } from './probe.js';
+export { SHUTDOWN_DEFAULTS, shutdownDefaults, inKubernetes } from './shutdown.js';
+export type { ShutdownOptions, ResolvedShutdownOptions, ShutdownHook, ShutdownHookOptions, ShutdownResult, TrackableServer } from './shutdown.js';
+export { connectMiddleware, koaMiddleware } from './integrations.js';
+export type { MountOptions, ConnectMiddleware, KoaMiddleware, KoaContextLike } from './integrations.js';
 export { ServiceState, SERVICE_STATES, isServiceState, parseServiceState } from './state.js';
 export { ProbeStartError, ProbeArgumentError, ProbeClientError } from './errors.js';
 export type { ProbeStartErrorCode, ProbeClientErrorCode } from './errors.js';

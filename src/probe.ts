@@ -10,7 +10,9 @@ import { createLog, type Log, type ProbeLogger } from './log.js';
 import { toHost, toOptions, toPort, toPositiveInteger, toState, type AddressInput } from './options.js';
 import { METHOD_NOT_ALLOWED, NOT_FOUND, renderDetailed, stateText, withConnectionClose, type RenderedResponse } from './render.js';
 import { route, type ProbeRoute, type Route } from './routes.js';
+import type { RawAnswer } from './raw-server.js';
 import { DEFAULT_LIMITS, listen, type BoundAddress, type ProbeServer, type ServerLimits } from './server.js';
+import { Shutdown, shutdownDefaults, toShutdownOptions, type ShutdownHook, type ShutdownHookOptions, type ShutdownOptions, type ShutdownResult, type TrackableServer } from './shutdown.js';
 import { ServiceState } from './state.js';
 import { checksVerdict, singleCheckVerdict, stateVerdict, type CheckOutcome } from './verdict.js';
 
@@ -94,6 +96,8 @@ export class Probe extends EventEmitter<ProbeEvents> {
   #server: ProbeServer | undefined;
   #starting: Promise<BoundAddress> | undefined;
   #stopping: Promise<void> | undefined;
+  #shutdown: Shutdown | undefined;
+  #readyWhileDraining = false;
 
   constructor(options?: ProbeOptions) {
     super();
@@ -180,7 +184,11 @@ export class Probe extends EventEmitter<ProbeEvents> {
     }
     const starting = (async () => {
       if (this.#stopping !== undefined) await this.#stopping;
-      const server = await listen((req, res) => this.#respond(req, res, route(req.method, req.url, acceptOf(req)), server), host, port, this.#limits, this.#log);
+      const server =
+        process.env.SERVICE_PROBE_SERVER === 'net'
+          ? // Loaded only when asked for: every module costs start-up time (about 0.6 ms each).
+            await (await import('./raw-server.js')).listenRaw((method, target, accept) => this.#answerRaw(method, target, accept), host, port, this.#limits, this.#log)
+          : await listen((req, res) => this.#respond(req, res, route(req.method, req.url, acceptOf(req)), server), host, port, this.#limits, this.#log);
       this.#server = server;
       this.#stopping = undefined;
       this.#checks.open();
@@ -220,11 +228,17 @@ export class Probe extends EventEmitter<ProbeEvents> {
   /**
    * Answers a probe request inside an existing node:http server (or Express, Fastify, Koa via their
    * raw request and response). Returns `true` when it answered, `false` when the path is not the
-   * probe's, so the caller can fall through to its own routes.
+   * probe's, so the caller can fall through to its own routes. The answer is byte for byte the
+   * standalone server's (headers set earlier on `res` are dropped, except `Connection`).
+   *
+   * @param prefix  serve the probe paths under this mount prefix, e.g. `'/internal/health'`
+   *                (leading slash, no trailing slash); default `''`
    */
-  handle(req: IncomingMessage, res: ServerResponse): boolean {
-    const routed = route(req.method, req.url, acceptOf(req));
+  handle(req: IncomingMessage, res: ServerResponse, prefix = ''): boolean {
+    if (prefix !== '') toPrefix(prefix, 'prefix');
+    const routed = route(req.method, req.url, acceptOf(req), prefix);
     if (routed.kind !== 'probe' && !routed.owned) return false;
+    clearHostHeaders(res);
     this.#respond(req, res, routed, undefined);
     return true;
   }
@@ -252,47 +266,123 @@ export class Probe extends EventEmitter<ProbeEvents> {
     return this.#checks.has(name);
   }
 
-  #respond(req: IncomingMessage, res: ServerResponse, routed: Route, server: ProbeServer | undefined): void {
-    let response: RenderedResponse;
-    if (routed.kind !== 'probe') {
-      response = routed.kind === 'not-found' ? NOT_FOUND : METHOD_NOT_ALLOWED;
-    } else if (routed.check === undefined && !routed.verbose && routed.format === 'text' && (this.#checks.size === 0 || routed.endpoint === 'started')) {
-      // The hot path: no check to run, a precomputed answer.
-      const verdict = stateVerdict(routed.endpoint, this.#state, this.#started);
-      response = stateText(verdict.status, verdict.word);
-    } else {
-      this.#respondWithChecks(req, res, routed, server);
-      return;
-    }
-    writeResponse(req, res, response, routed.head, server?.stopping === true);
+  // Graceful shutdown: thin forwards to shutdown.ts, which owns the sequence.
+
+  /**
+   * Registers a function to run during shutdown, after the tracked servers drained and the holds
+   * were released. Hooks run one at a time, newest first, each bounded by its own timeout; a
+   * failing one is logged and the rest still run. Returns a function that unregisters it.
+   */
+  onShutdown(hook: ShutdownHook, options?: ShutdownHookOptions): () => void {
+    return this.#shutdownSequence().onShutdown(hook, options);
   }
 
-  #respondWithChecks(req: IncomingMessage, res: ServerResponse, routed: ProbeRoute, server: ProbeServer | undefined): void {
-    const outcomes = routed.endpoint === 'started' ? [] : this.#checks.evaluate({ endpoint: routed.endpoint, only: routed.check, exclude: routed.exclude });
-    if (outcomes === undefined) {
-      writeResponse(req, res, NOT_FOUND, routed.head, server?.stopping === true);
-    } else if (!(outcomes instanceof Promise)) {
-      writeResponse(req, res, this.#render(routed, outcomes), routed.head, server?.stopping === true);
-    } else {
-      // evaluate() never rejects; the guard keeps a bug here from becoming an unhandled rejection.
-      outcomes
-        .then((settled) => this.#render(routed, settled))
-        .then(
-          (response) => writeResponse(req, res, response, routed.head, server?.stopping === true),
-          (error: unknown) => {
-            this.#log.error(`probe: evaluating checks failed: ${String(error)}`);
-            const fallback = stateText(503, this.#state);
-            writeResponse(req, res, fallback, routed.head, server?.stopping === true);
-          },
-        );
+  /**
+   * Drains this node:http(s) server during shutdown: from the first moment its responses carry
+   * `Connection: close`; after the drain delay it stops accepting, finishes in-flight requests and
+   * closes idle keep-alive connections.
+   * Returns a function that stops tracking it.
+   */
+  trackServer(server: TrackableServer): () => void {
+    return this.#shutdownSequence().trackServer(server);
+  }
+
+  /**
+   * Work that must finish before the process exits and is not an HTTP request (a queue job, a
+   * websocket session). Shutdown waits for every hold after draining the tracked servers, within
+   * `timeoutMs`. Returns the release function (calling it again does nothing).
+   */
+  hold(name?: string): () => void {
+    return this.#shutdownSequence().hold(name);
+  }
+
+  /**
+   * Runs {@link Probe.shutdown} on the first of `options.signals` (default SIGTERM and SIGINT);
+   * a second signal during shutdown forces the exit. Returns a function that removes the handlers.
+   */
+  handleSignals(options?: ShutdownOptions): () => void {
+    const resolved = toShutdownOptions(options, 'options', shutdownDefaults());
+    return this.#shutdownSequence().handleSignals(resolved);
+  }
+
+  /**
+   * The graceful shutdown sequence (see the README's "Graceful shutdown"). Options default to those
+   * given to {@link Probe.handleSignals}, then to {@link shutdownDefaults}. Idempotent: every call
+   * returns the same promise, which resolves only when `exit` is false.
+   */
+  shutdown(options?: ShutdownOptions): Promise<ShutdownResult> {
+    const sequence = this.#shutdownSequence();
+    if (sequence.shuttingDown) return sequence.run(shutdownDefaults(), 'shutdown()');
+    let resolved;
+    try {
+      resolved = toShutdownOptions(options, 'options', sequence.signalOptions ?? shutdownDefaults());
+    } catch (error) {
+      return Promise.reject(error);
     }
+    return sequence.run(resolved, 'shutdown() called');
+  }
+
+  /** True once the shutdown sequence has begun. */
+  get shuttingDown(): boolean {
+    return this.#shutdown?.shuttingDown === true;
+  }
+
+  #shutdownSequence(): Shutdown {
+    this.#shutdown ??= new Shutdown({
+      log: this.#log,
+      setState: (state) => this.setState(state),
+      setReadyWhileDraining: (on) => {
+        this.#readyWhileDraining = on;
+      },
+      stopProbe: () => this.stop(),
+    });
+    return this.#shutdown;
+  }
+
+  #respond(req: IncomingMessage, res: ServerResponse, routed: Route, server: ProbeServer | undefined): void {
+    const response = this.#answer(routed);
+    if (!(response instanceof Promise)) {
+      writeResponse(req, res, response, routed.head, server?.stopping === true);
+      return;
+    }
+    // #answer never rejects; the guard keeps a bug from becoming an unhandled rejection.
+    response.then(
+      (settled) => writeResponse(req, res, settled, routed.head, server?.stopping === true),
+      (error: unknown) => this.#log.error(`probe: answering failed: ${String(error)}`),
+    );
+  }
+
+  // The experimental node:net server (raw-server.ts) asks here: the same decision, no req/res.
+  #answerRaw(method: string, target: string, accept: string | undefined): RawAnswer | Promise<RawAnswer> {
+    const routed = route(method, target, accept);
+    const response = this.#answer(routed);
+    return response instanceof Promise ? response.then((settled) => ({ response: settled, head: routed.head })) : { response, head: routed.head };
+  }
+
+  // The answer to a routed request: at once when no check has to run, later when one does.
+  #answer(routed: Route): RenderedResponse | Promise<RenderedResponse> {
+    if (routed.kind !== 'probe') return routed.kind === 'not-found' ? NOT_FOUND : METHOD_NOT_ALLOWED;
+    if (routed.check === undefined && !routed.verbose && routed.format === 'text' && (this.#checks.size === 0 || routed.endpoint === 'started')) {
+      // The hot path: no check to run, a precomputed answer.
+      const verdict = stateVerdict(routed.endpoint, this.#state, this.#started, this.#readyWhileDraining);
+      return stateText(verdict.status, verdict.word);
+    }
+    const outcomes = routed.endpoint === 'started' ? [] : this.#checks.evaluate({ endpoint: routed.endpoint, only: routed.check, exclude: routed.exclude });
+    if (outcomes === undefined) return NOT_FOUND;
+    if (!(outcomes instanceof Promise)) return this.#render(routed, outcomes);
+    return outcomes
+      .then((settled) => this.#render(routed, settled))
+      .catch((error: unknown) => {
+        this.#log.error(`probe: evaluating checks failed: ${String(error)}`);
+        return stateText(503, this.#state);
+      });
   }
 
   #render(routed: ProbeRoute, outcomes: readonly CheckOutcome[]): RenderedResponse {
     const verdict =
       routed.check !== undefined
         ? singleCheckVerdict(this.#state, outcomes[0]!)
-        : checksVerdict(routed.endpoint, stateVerdict(routed.endpoint, this.#state, this.#started), outcomes);
+        : checksVerdict(routed.endpoint, stateVerdict(routed.endpoint, this.#state, this.#started, this.#readyWhileDraining), outcomes);
     return renderDetailed(verdict, routed.format, routed.verbose, this.#exposeDetails);
   }
 }
@@ -324,6 +414,13 @@ function announcesBody(req: IncomingMessage): boolean {
   return (length !== undefined && length !== '0') || rawHeader(req, 'transfer-encoding') !== undefined;
 }
 
+// A probe answer is the same bytes wherever it is mounted: headers a framework or an earlier
+// middleware set on the response (Express's X-Powered-By, CORS, …) are dropped. `Connection`
+// stays: a draining tracked server sets it to ask the client to close.
+function clearHostHeaders(res: ServerResponse): void {
+  for (const name of res.getHeaderNames()) if (name !== 'connection') res.removeHeader(name);
+}
+
 function writeResponse(req: IncomingMessage, res: ServerResponse, response: RenderedResponse, head: boolean, closing: boolean): void {
   // A response that waited for checks may find its client gone, or an answer already written
   // (by a framework, or a second call of handle()): it is then dropped, never written twice.
@@ -331,6 +428,14 @@ function writeResponse(req: IncomingMessage, res: ServerResponse, response: Rend
   const sent = closing || announcesBody(req) ? withConnectionClose(response) : response;
   res.writeHead(sent.status, sent.headers as OutgoingHttpHeader[]);
   res.end(head ? undefined : sent.body);
+}
+
+/** Checks a mount prefix: `''`, or a path that starts with `/` and does not end with one (`/internal/health`). */
+export function toPrefix(prefix: unknown, argument: string): string {
+  if (typeof prefix === 'string' && (prefix === '' || (prefix.charCodeAt(0) === 47 && !prefix.endsWith('/') && !/[?#\s]/.test(prefix)))) {
+    return prefix;
+  }
+  throw new ProbeArgumentError(argument, "'' or a path such as '/internal/health' (leading slash, no trailing slash)", prefix);
 }
 
 /** Creates a probe with its own state and server. See {@link ProbeOptions}. */

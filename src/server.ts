@@ -78,9 +78,9 @@ function rawBytes(response: RenderedResponse, reason: string): Buffer {
 // without a word; the probe answers it like any other method it does not serve.
 const CONNECT_NOT_ALLOWED = rawBytes(METHOD_NOT_ALLOWED, 'Method Not Allowed');
 
-const BAD_REQUEST = clientErrorBytes(400, 'Bad Request');
-const HEADERS_TOO_LARGE = clientErrorBytes(431, 'Request Header Fields Too Large');
-const REQUEST_TIMEOUT = clientErrorBytes(408, 'Request Timeout');
+export const BAD_REQUEST = clientErrorBytes(400, 'Bad Request');
+export const HEADERS_TOO_LARGE = clientErrorBytes(431, 'Request Header Fields Too Large');
+export const REQUEST_TIMEOUT = clientErrorBytes(408, 'Request Timeout');
 
 // RFC 9112 §3.2: a server MUST answer 400 to an HTTP/1.1 request without Host. HTTP/1.0 needs
 // none (old health checkers send none), so only 1.1 is held to it.

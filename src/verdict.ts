@@ -16,15 +16,17 @@ export interface Verdict {
  * - `health` (`/`, `/health`, `/live`): 200 unless the state is DOWN.
  * - `ready`: 200 only when the state is READY.
  * - `started`: 200 once the probe has been READY (or marked started), for good.
+ *
+ * `readyWhileDraining` (a shutdown option) lets `ready` pass while DRAINING too.
  */
-export function stateVerdict(endpoint: Endpoint, state: ServiceState, started: boolean): Verdict {
+export function stateVerdict(endpoint: Endpoint, state: ServiceState, started: boolean, readyWhileDraining = false): Verdict {
   let pass: boolean;
   switch (endpoint) {
     case 'health':
       pass = state !== ServiceState.Down;
       break;
     case 'ready':
-      pass = state === ServiceState.Ready;
+      pass = state === ServiceState.Ready || (readyWhileDraining && state === ServiceState.Draining);
       break;
     case 'started':
       pass = started;

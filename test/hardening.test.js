@@ -65,6 +65,8 @@ test('a silent connection and a slowloris one are closed by the timeouts (the sl
   const closed = (socket) => new Promise((resolve) => socket.once('close', resolve));
   const received = [];
   for (const s of [silent, slow]) s.on('error', () => {});
+  // A paused socket never emits 'end' (so never 'close') for the server's FIN: read both.
+  silent.resume();
   slow.on('data', (chunk) => received.push(chunk));
   t.after(() => { silent.destroy(); slow.destroy(); });
   await Promise.all([once(silent, 'connect'), once(slow, 'connect')]);

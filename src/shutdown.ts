@@ -1,0 +1,484 @@
+// The graceful shutdown sequence: draining, tracked servers, holds, hooks, signals, exit.
+// I/O and time live here; the probe only forwards to it. Nothing is installed until asked:
+// importing this module sets no signal handler and starts no timer.
+//
+//   signal or shutdown()
+//     → state DRAINING at once (/ready 503, /health still 200); responses of tracked servers carry
+//       `Connection: close` from now on
+//     → wait drainDelayMs (endpoints controller, kube-proxy and load balancers stop routing here)
+//     → [timeoutMs starts] tracked servers stop accepting, finish in-flight requests, close idle
+//       keep-alive connections
+//     → wait for holds (`probe.hold()`)
+//     → hooks, newest first, each bounded by its own timeout
+//     → the probe server stops → exit 0, or 1 if a hook failed or timeoutMs ran out (then forced)
+
+import { constants as osConstants } from 'node:os';
+import { ProbeArgumentError } from './errors.js';
+import type { Log } from './log.js';
+import { toOptions } from './options.js';
+import { ServiceState } from './state.js';
+
+/** Timing and behaviour of the shutdown sequence. Every field is optional; see {@link SHUTDOWN_DEFAULTS}. */
+export interface ShutdownOptions {
+  /**
+   * Time between turning DRAINING and closing the tracked servers, in ms, so that everything
+   * routing requests here notices first. Default 5000 in Kubernetes, 0 elsewhere.
+   */
+  drainDelayMs?: number;
+  /**
+   * Budget for everything after the drain delay (in-flight requests, holds, hooks, the probe
+   * server), in ms. Past it the remaining work is cut short and the exit code is 1.
+   * Default 20 000 in Kubernetes, 10 000 elsewhere.
+   */
+  timeoutMs?: number;
+  /** Budget of each shutdown hook, in ms (also bounded by what is left of `timeoutMs`). Default 5000. */
+  hookTimeoutMs?: number;
+  /** Call `process.exit()` at the end (0, or 1 on a failed hook or timeout). Default `true`. */
+  exit?: boolean;
+  /**
+   * Keep answering 200 on `/ready` while DRAINING (the body still says `DRAINING`). Kubernetes
+   * takes a terminating pod out of its endpoints by itself, and the 503s would only fill the
+   * pod's events with failed-probe warnings; but load balancers that watch `/ready` then keep
+   * routing here until the drain delay ends. Default `false`.
+   */
+  readyWhileDraining?: boolean;
+  /** Signals {@link Probe.handleSignals} listens to. Default `['SIGTERM', 'SIGINT']`. */
+  signals?: readonly NodeJS.Signals[];
+}
+
+/** {@link ShutdownOptions} with every default applied. */
+export type ResolvedShutdownOptions = Readonly<Required<ShutdownOptions>>;
+
+/** True when the process runs in a Kubernetes pod (kubelet sets `KUBERNETES_SERVICE_HOST`). */
+export function inKubernetes(env: NodeJS.ProcessEnv = process.env): boolean {
+  return typeof env.KUBERNETES_SERVICE_HOST === 'string' && env.KUBERNETES_SERVICE_HOST !== '';
+}
+
+/**
+ * Every shutdown default, in one place.
+ *
+ * - `kubernetes` (where `KUBERNETES_SERVICE_HOST` is set): a pod being deleted is taken out of the
+ *   Service endpoints *while* it receives SIGTERM, and kube-proxy, ingress controllers and cloud load
+ *   balancers learn that over the next seconds; 5 s of drain delay covers that propagation (see
+ *   https://github.com/kubernetes/kubernetes/issues/106476). 5 s + 20 s stays under the default
+ *   `terminationGracePeriodSeconds` of 30, so the pod is not SIGKILLed mid-sequence.
+ * - `local` (a laptop, CI, plain Docker): nothing routes on a delay, so no drain delay; Ctrl-C is quick.
+ */
+export const SHUTDOWN_DEFAULTS = Object.freeze({
+  kubernetes: Object.freeze({
+    drainDelayMs: 5000,
+    timeoutMs: 20_000,
+    hookTimeoutMs: 5000,
+    exit: true,
+    readyWhileDraining: false,
+    signals: Object.freeze(['SIGTERM', 'SIGINT'] as NodeJS.Signals[]),
+  }),
+  local: Object.freeze({
+    drainDelayMs: 0,
+    timeoutMs: 10_000,
+    hookTimeoutMs: 5000,
+    exit: true,
+    readyWhileDraining: false,
+    signals: Object.freeze(['SIGTERM', 'SIGINT'] as NodeJS.Signals[]),
+  }),
+} satisfies Record<'kubernetes' | 'local', ResolvedShutdownOptions>);
+
+/** The defaults that apply in this environment: {@link SHUTDOWN_DEFAULTS}`.kubernetes` or `.local`. */
+export function shutdownDefaults(env: NodeJS.ProcessEnv = process.env): ResolvedShutdownOptions {
+  return inKubernetes(env) ? SHUTDOWN_DEFAULTS.kubernetes : SHUTDOWN_DEFAULTS.local;
+}
+
+const OPTION_NAMES = ['drainDelayMs', 'timeoutMs', 'hookTimeoutMs', 'exit', 'readyWhileDraining', 'signals'] as const;
+
+/** Validates shutdown options at the door and lays them over `base`; throws before anything changes. */
+export function toShutdownOptions(options: unknown, argument: string, base: ResolvedShutdownOptions): ResolvedShutdownOptions {
+  const given = toOptions<ShutdownOptions>(options, argument, OPTION_NAMES);
+  const resolved = { ...base };
+  if (given.drainDelayMs !== undefined) resolved.drainDelayMs = toDuration(given.drainDelayMs, `${argument}.drainDelayMs`, true);
+  if (given.timeoutMs !== undefined) resolved.timeoutMs = toDuration(given.timeoutMs, `${argument}.timeoutMs`, false);
+  if (given.hookTimeoutMs !== undefined) resolved.hookTimeoutMs = toDuration(given.hookTimeoutMs, `${argument}.hookTimeoutMs`, false);
+  if (given.exit !== undefined) resolved.exit = toBoolean(given.exit, `${argument}.exit`);
+  if (given.readyWhileDraining !== undefined) {
+    resolved.readyWhileDraining = toBoolean(given.readyWhileDraining, `${argument}.readyWhileDraining`);
+  }
+  if (given.signals !== undefined) resolved.signals = toSignals(given.signals, `${argument}.signals`);
+  return Object.freeze(resolved);
+}
+
+// setTimeout fires at once past 2^31 - 1 ms; a larger duration is a mistake, not "forever".
+const MAX_DURATION_MS = 2 ** 31 - 1;
+
+function toDuration(value: unknown, argument: string, zeroAllowed: boolean): number {
+  if (typeof value === 'number' && Number.isInteger(value) && value <= MAX_DURATION_MS && (zeroAllowed ? value >= 0 : value > 0)) {
+    return value;
+  }
+  throw new ProbeArgumentError(argument, `${zeroAllowed ? 'a non-negative' : 'a positive'} integer number of milliseconds (at most ${MAX_DURATION_MS})`, value);
+}
+
+function toBoolean(value: unknown, argument: string): boolean {
+  if (typeof value === 'boolean') return value;
+  throw new ProbeArgumentError(argument, 'true or false', value);
+}
+
+function toSignals(value: unknown, argument: string): readonly NodeJS.Signals[] {
+  if (!Array.isArray(value) || value.length === 0) throw new ProbeArgumentError(argument, 'a non-empty array of signal names', value);
+  for (const signal of value) {
+    if (typeof signal !== 'string' || !(signal in osConstants.signals) || signal === 'SIGKILL' || signal === 'SIGSTOP') {
+      throw new ProbeArgumentError(argument, "signal names that can be caught, such as 'SIGTERM'", signal);
+    }
+  }
+  return Object.freeze([...new Set(value as NodeJS.Signals[])]);
+}
+
+/** A function run during shutdown (close a pool, flush a queue). May return a promise. */
+export type ShutdownHook = () => unknown;
+
+/** Options of {@link Probe.onShutdown}. */
+export interface ShutdownHookOptions {
+  /** Shown in the log lines about this hook. Default: the function's name, or `hook #n`. */
+  name?: string;
+  /** This hook's own budget in ms. Default: the sequence's `hookTimeoutMs`. */
+  timeoutMs?: number;
+}
+
+/**
+ * A server the shutdown sequence drains: node:http and node:https servers (and Express, Fastify
+ * or Koa, which run on one) fit.
+ */
+export interface TrackableServer {
+  close(callback?: (error?: Error) => void): unknown;
+  closeIdleConnections(): void;
+  closeAllConnections(): void;
+  // `any[]`: the shape of EventEmitter's own signature, which http.Server and https.Server both match.
+  prependListener(event: 'request', listener: (...args: any[]) => void): unknown;
+  removeListener(event: 'request', listener: (...args: any[]) => void): unknown;
+}
+
+/** What {@link Probe.shutdown} resolves to (when `exit` is false; otherwise the process exits). */
+export interface ShutdownResult {
+  /** 0, or 1 if a hook failed or timed out, `timeoutMs` ran out, or a second signal forced the end. */
+  readonly exitCode: 0 | 1;
+  /** `timeoutMs` ran out, or a second signal cut the sequence short. */
+  readonly timedOut: boolean;
+  /** Names of the hooks that threw, rejected or timed out. */
+  readonly failedHooks: readonly string[];
+  /** Names of the holds still open when the sequence gave up on them. */
+  readonly openHolds: readonly string[];
+}
+
+/** What the shutdown sequence needs from the probe. */
+export interface ShutdownHost {
+  readonly log: Log;
+  setState(state: ServiceState): void;
+  setReadyWhileDraining(on: boolean): void;
+  stopProbe(): Promise<void>;
+}
+
+interface Hook {
+  readonly run: ShutdownHook;
+  readonly name: string;
+  readonly timeoutMs: number | undefined;
+}
+
+/** The shutdown sequence of one probe. Created by the probe on first use. */
+export class Shutdown {
+  readonly #host: ShutdownHost;
+  readonly #hooks: Hook[] = [];
+  readonly #servers = new Map<TrackableServer, TrackedServer>();
+  readonly #holds = new Map<number, string>();
+  #holdCount = 0;
+  #hookCount = 0;
+  #onHoldsReleased: (() => void) | undefined;
+  #signalOptions: ResolvedShutdownOptions | undefined;
+  #uninstallSignals: (() => void) | undefined;
+  #running: Promise<ShutdownResult> | undefined;
+  #force: ((reason: string) => void) | undefined;
+
+  constructor(host: ShutdownHost) {
+    this.#host = host;
+  }
+
+  /** True from the moment the sequence began. */
+  get shuttingDown(): boolean {
+    return this.#running !== undefined;
+  }
+
+  onShutdown(hook: ShutdownHook, options?: ShutdownHookOptions): () => void {
+    if (typeof hook !== 'function') throw new ProbeArgumentError('hook', 'a function', hook);
+    const given = toOptions<ShutdownHookOptions>(options, 'options', ['name', 'timeoutMs']);
+    if (given.name !== undefined && (typeof given.name !== 'string' || given.name === '')) {
+      throw new ProbeArgumentError('options.name', 'a non-empty string', given.name);
+    }
+    const timeoutMs = given.timeoutMs === undefined ? undefined : toDuration(given.timeoutMs, 'options.timeoutMs', false);
+    this.#hookCount++;
+    const entry: Hook = { run: hook, name: given.name ?? (hook.name !== '' ? hook.name : `hook #${this.#hookCount}`), timeoutMs };
+    this.#hooks.push(entry);
+    return () => {
+      const at = this.#hooks.indexOf(entry);
+      if (at !== -1) this.#hooks.splice(at, 1);
+    };
+  }
+
+  trackServer(server: TrackableServer): () => void {
+    if (
+      typeof server !== 'object' ||
+      server === null ||
+      typeof server.close !== 'function' ||
+      typeof server.closeIdleConnections !== 'function' ||
+      typeof server.closeAllConnections !== 'function' ||
+      typeof server.prependListener !== 'function' ||
+      typeof server.removeListener !== 'function'
+    ) {
+      throw new ProbeArgumentError('server', 'a node:http or node:https server', server);
+    }
+    if (!this.#servers.has(server)) this.#servers.set(server, new TrackedServer(server));
+    return () => {
+      this.#servers.get(server)?.untrack();
+      this.#servers.delete(server);
+    };
+  }
+
+  hold(name: string | undefined): () => void {
+    if (name !== undefined && typeof name !== 'string') throw new ProbeArgumentError('name', 'a string', name);
+    const id = ++this.#holdCount;
+    this.#holds.set(id, name ?? `hold #${id}`);
+    return () => {
+      if (!this.#holds.delete(id)) return;
+      if (this.#running !== undefined) this.#host.log.debug(`shutdown: hold '${name ?? `hold #${id}`}' released; ${this.#holds.size} still open`);
+      if (this.#holds.size === 0) this.#onHoldsReleased?.();
+    };
+  }
+
+  /**
+   * Installs the signal handlers: the first signal starts the sequence, a second one during it
+   * forces the end (exit 1 at once). Installing again replaces the previous handlers.
+   */
+  handleSignals(options: ResolvedShutdownOptions): () => void {
+    this.#uninstallSignals?.();
+    this.#signalOptions = options;
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (this.#running === undefined) {
+        this.#host.log.info(`shutdown: received ${signal}`);
+        void this.run(options, signal);
+        return;
+      }
+      this.#host.log.warn(`shutdown: received ${signal} again during shutdown; forcing the end`);
+      this.#force?.(`second signal ${signal}`);
+    };
+    for (const signal of options.signals) process.on(signal, onSignal);
+    const uninstall = () => {
+      for (const signal of options.signals) process.removeListener(signal, onSignal);
+      if (this.#uninstallSignals === uninstall) {
+        this.#uninstallSignals = undefined;
+        this.#signalOptions = undefined;
+      }
+    };
+    this.#uninstallSignals = uninstall;
+    this.#host.log.debug(`shutdown: handling ${options.signals.join(', ')} (drainDelayMs ${options.drainDelayMs}, timeoutMs ${options.timeoutMs})`);
+    return uninstall;
+  }
+
+  /** The options `handleSignals` was given, used by a plain `shutdown()` too. */
+  get signalOptions(): ResolvedShutdownOptions | undefined {
+    return this.#signalOptions;
+  }
+
+  /** Runs the sequence once; every later call returns the same promise. */
+  run(options: ResolvedShutdownOptions, reason: string): Promise<ShutdownResult> {
+    this.#running ??= this.#sequence(options, reason);
+    return this.#running;
+  }
+
+  async #sequence(options: ResolvedShutdownOptions, reason: string): Promise<ShutdownResult> {
+    const log = this.#host.log;
+    const began = Date.now();
+    const elapsed = () => `+${Date.now() - began} ms`;
+
+    // `cut` settles when timeoutMs runs out or a second signal arrives; every wait races it.
+    let cutReason: string | undefined;
+    let cutTimer: NodeJS.Timeout | undefined;
+    const cut = new Promise<void>((resolve) => {
+      this.#force = (why) => {
+        if (cutReason !== undefined) return;
+        cutReason = why;
+        if (options.exit) {
+          log.error(`shutdown: ${why}; exiting with code 1 now`);
+          process.exit(1);
+        }
+        resolve();
+      };
+    });
+    const failedHooks: string[] = [];
+    let openHolds: string[] = [];
+
+    log.info(
+      `shutdown: begun (${reason}); state DRAINING, /ready answers ${options.readyWhileDraining ? '200 (readyWhileDraining)' : '503'} from now on`,
+    );
+    this.#host.setReadyWhileDraining(options.readyWhileDraining);
+    this.#host.setState(ServiceState.Draining);
+    const servers = [...this.#servers.values()];
+    for (const tracked of servers) tracked.askClientsToClose();
+    if (servers.length > 0) log.info(`shutdown: responses of ${servers.length} tracked server(s) carry Connection: close from now on`);
+
+    if (options.drainDelayMs > 0) {
+      log.info(`shutdown: waiting drainDelayMs (${options.drainDelayMs} ms) so that routing to this instance stops`);
+      await raceSleep(options.drainDelayMs, cut);
+    }
+
+    if (cutReason === undefined) {
+      cutTimer = setTimeout(() => this.#force?.(`timeoutMs (${options.timeoutMs} ms) ran out`), options.timeoutMs);
+      log.info(`shutdown: ${elapsed()} drain delay over; timeoutMs (${options.timeoutMs} ms) starts now`);
+    }
+
+    // Tracked servers: stop accepting, let in-flight requests finish, close idle keep-alive
+    // connections, and ask clients to close after each response sent meanwhile.
+    if (cutReason === undefined && servers.length > 0) {
+      log.info(`shutdown: ${elapsed()} closing ${servers.length} tracked server(s); in-flight requests finish, idle connections close`);
+      const closed = await Promise.race([Promise.all(servers.map((tracked) => tracked.close())).then(() => true), cut.then(() => false)]);
+      if (closed) log.info(`shutdown: ${elapsed()} tracked servers closed`);
+    }
+
+    if (cutReason === undefined && this.#holds.size > 0) {
+      log.info(`shutdown: ${elapsed()} waiting for ${this.#holds.size} hold(s): ${[...this.#holds.values()].join(', ')}`);
+      const released = new Promise<void>((resolve) => {
+        this.#onHoldsReleased = resolve;
+      });
+      await Promise.race([released, cut]);
+      this.#onHoldsReleased = undefined;
+      if (this.#holds.size === 0) log.info(`shutdown: ${elapsed()} every hold released`);
+    }
+
+    const hooks = [...this.#hooks].reverse();
+    if (cutReason === undefined && hooks.length > 0) {
+      log.info(`shutdown: ${elapsed()} running ${hooks.length} hook(s), newest first`);
+      for (const hook of hooks) {
+        if (cutReason !== undefined) break;
+        const failure = await runHook(hook, hook.timeoutMs ?? options.hookTimeoutMs, cut);
+        if (cutReason !== undefined && failure === 'cut') break;
+        if (failure === undefined) log.info(`shutdown: ${elapsed()} hook '${hook.name}' done`);
+        else {
+          failedHooks.push(hook.name);
+          log.error(`shutdown: ${elapsed()} hook '${hook.name}' failed: ${failure}; running the rest`);
+        }
+      }
+    }
+
+    if (cutReason !== undefined) {
+      log.error(`shutdown: ${elapsed()} ${cutReason}; cutting the sequence short`);
+      for (const tracked of servers) tracked.server.closeAllConnections();
+      openHolds = [...this.#holds.values()];
+      if (openHolds.length > 0) log.error(`shutdown: holds still open: ${openHolds.join(', ')}`);
+    }
+    clearTimeout(cutTimer);
+
+    log.info(`shutdown: ${elapsed()} stopping the probe server`);
+    await this.#host.stopProbe();
+
+    const timedOut = cutReason !== undefined;
+    const exitCode: 0 | 1 = timedOut || failedHooks.length > 0 ? 1 : 0;
+    this.#force = undefined;
+    this.#uninstallSignals?.();
+    if (options.exit) {
+      log.info(`shutdown: ${elapsed()} done; exiting with code ${exitCode}`);
+      process.exit(exitCode);
+    }
+    log.info(`shutdown: ${elapsed()} done (exit code ${exitCode}, left to the application)`);
+    return Object.freeze({ exitCode, timedOut, failedHooks: Object.freeze(failedHooks), openHolds: Object.freeze(openHolds) });
+  }
+}
+
+function raceSleep(ms: number, cut: Promise<void>): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const slept = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+  });
+  return Promise.race([slept, cut]).finally(() => clearTimeout(timer));
+}
+
+interface TrackedResponse {
+  readonly headersSent: boolean;
+  setHeader(name: string, value: string): unknown;
+  on(event: 'close', listener: (this: TrackedResponse) => void): unknown;
+}
+
+// One tracked server. Responses in flight are remembered (a Set add and delete per request, no
+// allocation) so that those whose headers are not sent yet when the drain begins can still get
+// `Connection: close`; node:http does not add it by itself after close().
+class TrackedServer {
+  readonly server: TrackableServer;
+  readonly #inFlight = new Set<TrackedResponse>();
+  #draining = false;
+  readonly #onRequest = (_req: unknown, res: TrackedResponse) => {
+    if (this.#draining) {
+      res.setHeader('Connection', 'close');
+      return;
+    }
+    this.#inFlight.add(res);
+    res.on('close', this.#forget);
+  };
+  readonly #forget: (this: TrackedResponse) => void;
+
+  constructor(server: TrackableServer) {
+    this.server = server;
+    const inFlight = this.#inFlight;
+    this.#forget = function forget(this: TrackedResponse) {
+      inFlight.delete(this);
+    };
+    server.prependListener('request', this.#onRequest);
+  }
+
+  untrack(): void {
+    this.server.removeListener('request', this.#onRequest);
+    this.#inFlight.clear();
+  }
+
+  // close(): node:http's close() stops accepting and (since Node 19) closes idle connections; connections
+  // busy with a request stay open until it is answered, and `Connection: close` makes the client
+  // drop them after that answer. The sweep closes connections whose response had already started
+  // before the drain and then went idle.
+  // From the first moment of shutdown, every response asks its client to close the connection, so
+  // keep-alive clients reconnect during the drain delay, and a new connection goes elsewhere
+  // (kube-proxy balances per connection; an old one would keep reaching this pod).
+  askClientsToClose(): void {
+    this.#draining = true;
+    for (const res of this.#inFlight) if (!res.headersSent) res.setHeader('Connection', 'close');
+  }
+
+  close(): Promise<void> {
+    this.askClientsToClose();
+    const server = this.server;
+    return new Promise<void>((resolve) => {
+      const sweep = setInterval(() => server.closeIdleConnections(), 50);
+      const done = () => {
+        clearInterval(sweep);
+        resolve();
+      };
+      try {
+        server.close(() => done());
+      } catch {
+        done();
+      }
+      server.closeIdleConnections();
+    });
+  }
+}
+
+async function runHook(hook: Hook, timeoutMs: number, cut: Promise<void>): Promise<string | undefined | 'cut'> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<string>((resolve) => {
+    timer = setTimeout(() => resolve(`timed out after ${timeoutMs} ms`), timeoutMs);
+  });
+  const ran = (async () => {
+    try {
+      await hook.run();
+      return undefined;
+    } catch (error) {
+      return error instanceof Error ? error.message : String(error);
+    }
+  })();
+  try {
+    return await Promise.race([ran, timedOut, cut.then(() => 'cut' as const)]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
