@@ -315,6 +315,8 @@ export function listenRaw(handler: RawHandler, host: string | undefined, port: n
   }
 
   const open = new Map<Socket, Connection>();
+  let closedByCap = 0;
+  let lastCapWarning = -Infinity;
   const server = createServer({ noDelay: true }, (socket) => {
     const connection = new Connection(socket);
     open.set(socket, connection);
@@ -331,8 +333,15 @@ export function listenRaw(handler: RawHandler, host: string | undefined, port: n
     if (open.size > limits.maxConnections) {
       // Map iteration is insertion order: the first is the oldest.
       const oldest = open.keys().next().value as Socket;
-      log.warn(`probe server: more than ${limits.maxConnections} connections; closing the oldest`);
       oldest.destroy();
+      // As the node:http server: one warning a second at most, with a count.
+      closedByCap++;
+      const now = performance.now();
+      if (now - lastCapWarning >= 1000) {
+        log.warn(`probe server: more than ${limits.maxConnections} connections; closed the oldest (${closedByCap} since the last warning)`);
+        lastCapWarning = now;
+        closedByCap = 0;
+      }
     }
   });
 
