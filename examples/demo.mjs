@@ -7,7 +7,8 @@ import { createProbe, ServiceState } from 'service-probe';
 const port = process.env.PORT === undefined ? 11333 : Number(process.env.PORT);
 const warmUpMs = process.env.WARM_UP_MS === undefined ? 3000 : Number(process.env.WARM_UP_MS);
 
-// The log lines of the probe (start, state changes, each shutdown step) go to the console.
+// The probe's info, warn and error lines (start, each shutdown step, failing checks) go to the console;
+// state changes are printed by the 'change' listener below.
 const logger = { info: (m) => console.log(`[probe] ${m}`), warn: (m) => console.log(`[probe] ${m}`), error: (m) => console.error(`[probe] ${m}`) };
 const probe = createProbe({ port, state: ServiceState.Up, logger });
 probe.on('change', (next, previous) => console.log(`state: ${previous} -> ${next}`));
