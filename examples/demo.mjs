@@ -1,33 +1,39 @@
 // The demo service of `npm start`: a probe on port 11333 (PORT overrides; 0 picks a free port),
-// UP while it "warms up", then READY. Try the printed commands in another terminal; Ctrl-C stops it.
+// UP while it "warms up", then READY, with this library's graceful shutdown on SIGTERM/SIGINT.
+// Try the printed commands in another terminal; Ctrl-C stops it (a second Ctrl-C forces it).
+import { createServer } from 'node:http';
 import { createProbe, ServiceState } from 'service-probe';
 
 const port = process.env.PORT === undefined ? 11333 : Number(process.env.PORT);
 const warmUpMs = process.env.WARM_UP_MS === undefined ? 3000 : Number(process.env.WARM_UP_MS);
 
-const probe = createProbe({ port, state: ServiceState.Up });
+// The probe's info, warn and error lines (start, each shutdown step, failing checks) go to the console;
+// state changes are printed by the 'change' listener below.
+const logger = { info: (m) => console.log(`[probe] ${m}`), warn: (m) => console.log(`[probe] ${m}`), error: (m) => console.error(`[probe] ${m}`) };
+const probe = createProbe({ port, state: ServiceState.Up, logger });
 probe.on('change', (next, previous) => console.log(`state: ${previous} -> ${next}`));
+
+// The service's own work: here a tiny app server on a free port, drained on shutdown.
+const app = createServer((req, res) => res.end('hello from the app\n'));
+await new Promise((resolve) => app.listen(0, '127.0.0.1', resolve));
+probe.trackServer(app);
+probe.onShutdown(() => console.log('shutdown hook: closing the database pool (pretend)'));
+probe.handleSignals();
 
 const { port: bound } = await probe.start();
 const base = `http://127.0.0.1:${bound}`;
-console.log(`probe listening on ${base}/ (state UP, warming up for ${warmUpMs} ms)`);
+console.log(`probe listening on ${base}/ (state UP, warming up for ${warmUpMs} ms); app on http://127.0.0.1:${app.address().port}/`);
 console.log('try:');
 console.log(`  curl -i ${base}/ready      # 503 UP now, 200 READY once warmed up`);
 console.log(`  curl -i ${base}/health     # 200 while the process is alive`);
 console.log(`  curl -I ${base}/ready      # HEAD: same status, no body`);
+console.log(`  curl -s '${base}/ready?verbose'   # one line per health check`);
 console.log(`  npx service-probe check ${base}/ready && echo healthy`);
 
-const warmUp = setTimeout(() => probe.setState(ServiceState.Ready), warmUpMs);
+// A health check of the demo's own: the app server must be listening.
+probe.addCheck('app-server', () => app.listening, { affects: 'readiness' });
 
-let stopping = false;
-for (const signal of ['SIGTERM', 'SIGINT']) {
-  process.on(signal, async () => {
-    if (stopping) process.exit(1); // a second Ctrl-C: leave at once
-    stopping = true;
-    clearTimeout(warmUp);
-    console.log(`${signal}: stopping`);
-    probe.setState(ServiceState.Draining);
-    await probe.stop();
-    console.log('stopped');
-  });
-}
+const warmUp = setTimeout(() => probe.setState(ServiceState.Ready), warmUpMs);
+probe.on('change', (next) => {
+  if (next === ServiceState.Draining) clearTimeout(warmUp);
+});

@@ -22,7 +22,8 @@ export interface EventLoopDelayOptions {
 /**
  * Event loop delay (perf_hooks `monitorEventLoopDelay`): fails when the 99th percentile of the
  * delay since the previous run is above `maxMs`. Reports it in `ms`. The monitor runs only while
- * the check is registered on a running probe. A good liveness check: a loop that lags for seconds
+ * the check is registered and its probe is not stopped (from `addCheck` until `stop()`, and again
+ * from `start()`). A good liveness check: a loop that lags for seconds
  * serves nobody.
  */
 export function eventLoopDelay(options?: EventLoopDelayOptions): CheckFunction {

@@ -245,8 +245,9 @@ export class Probe extends EventEmitter<ProbeEvents> {
 
   /**
    * Adds a check: a function, sync or async, that fails when it throws, rejects, returns `false`
-   * or outlasts `timeoutMs`. See {@link CheckOptions}. Throws a `ProbeArgumentError` for a bad or
-   * duplicate name, a non-function or a bad option; nothing is added then.
+   * or an object with `ok: false`, or outlasts `timeoutMs`. See {@link CheckOptions}. Throws a
+   * `ProbeArgumentError` for a bad or duplicate name, a non-function or a bad option; nothing is
+   * added then.
    *
    * ```ts
    * probe.addCheck('postgres', () => pool.query('select 1'), { timeoutMs: 1000 });

@@ -376,15 +376,6 @@ test('after every kind of outcome the client leaves no socket or timer, and load
   assert.deepEqual(loaded, []);
 });
 
-test("every name service-probe/client exports is in the README's API section", async () => {
-  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
-  const api = readme.slice(readme.indexOf('\n## API\n'), readme.indexOf('\n## ', readme.indexOf('\n## API\n') + 1));
-  const client = await import('../dist/client.js');
-  for (const name of Object.keys(client)) assert.ok(api.includes(`\`${name}`), `${name} is missing from the README's API section`);
-  const types = readFileSync(new URL('../dist/client.d.ts', import.meta.url), 'utf8');
-  for (const [, name] of types.matchAll(/^export (?:interface|type) (\w+)/gm)) assert.ok(api.includes(name), `type ${name} is missing`);
-});
-
 test('the client re-exports the same error classes and states as the main entry', async () => {
   const client = await import('../dist/client.js');
   const main = await import('../dist/index.js');

@@ -34,6 +34,6 @@ for (const signal of ['SIGTERM', 'SIGINT']) {
     child.kill(signal);
     const [code] = await once(child, 'exit');
     assert.equal(code, 0);
-    assert.match(output(), /stopped/);
+    assert.match(output(), /shutdown hook: closing the database pool/);
   });
 }
