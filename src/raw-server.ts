@@ -168,17 +168,18 @@ export function listenRaw(handler: RawHandler, host: string | undefined, port: n
     return (cached.bytes[mode] ??= serialize(response, date, keepAlive, head, keepAliveSeconds));
   }
 
-  // One connection's reader. `deadline` is when it must have made progress: the end of the
-  // silence allowed before a first request, of the head being read, or of the keep-alive idle time.
+  // One connection's reader. `deadline` is when it must have made progress: the end of the head
+  // being read (a new connection counts as reading its first head, so a silent one gets its 408
+  // after headersTimeoutMs, as on node:http) or of the keep-alive idle time.
   class Connection {
     pending: Buffer | undefined;
     deadline: number;
-    reading = false; // a request head has begun
+    reading = true; // a request head is due
     waiting = false; // for an answer that runs checks
     done = false;
 
     constructor(readonly socket: Socket) {
-      this.deadline = Date.now() + limits.requestTimeoutMs;
+      this.deadline = Date.now() + limits.headersTimeoutMs;
     }
 
     onData(chunk: Buffer): void {
@@ -296,8 +297,11 @@ export function listenRaw(handler: RawHandler, host: string | undefined, port: n
     finish(bytes: Buffer): void {
       this.done = true;
       this.socket.end(bytes);
-      // A client that never reads its answer must not keep the socket half-open.
-      this.socket.setTimeout(1000, () => this.socket.destroy());
+      // A client that never reads its answer, or keeps writing, must not keep the socket
+      // half-open: a fixed deadline that the client's own writes cannot reset.
+      const socket = this.socket;
+      const deadline = setTimeout(() => socket.destroy(), 1000).unref();
+      socket.once('close', () => clearTimeout(deadline));
     }
 
     refuse(bytes: Buffer): void {

@@ -12,12 +12,12 @@ import { BAD_REQUEST as MISSING_HOST, EXPECTATION_FAILED, METHOD_NOT_ALLOWED, ty
 export interface ServerLimits {
   /** Largest request head in bytes; over it the client gets 431. Default 8192. */
   readonly maxHeaderSize: number;
-  /** Time a client has to send the whole request head. Default 10 000. */
-  readonly headersTimeoutMs: number;
   /**
-   * Time a client has to send the whole request; also how long a connection may stay silent before
-   * its first request. Default 15 000.
+   * Time a client has to send the whole request head, counted from the connection's start for its
+   * first request: a connection that stays silent gets a 408 and is closed. Default 10 000.
    */
+  readonly headersTimeoutMs: number;
+  /** Time a client has to send the whole request. Default 15 000. */
   readonly requestTimeoutMs: number;
   /** How long an idle keep-alive connection stays open. Default 5 000. */
   readonly keepAliveTimeoutMs: number;
@@ -136,10 +136,6 @@ export function listen(handler: Handler, host: string | undefined, port: number,
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     if (withinPipelineLimit(req, res, log) && requireHost(req, res)) handler(req, res);
   });
-  // node:http enforces headersTimeout only once a request has begun: a connection that sends
-  // nothing at all would stay open for ever. An inactivity timeout closes those too; a request in
-  // flight is bounded by requestTimeout anyway.
-  server.timeout = limits.requestTimeoutMs;
 
   const open = new Set<Socket>();
   // A flood closes one connection per new one: one warning a second at most, with a count, so an
