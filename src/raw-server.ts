@@ -1,7 +1,7 @@
 // Experimental: the standalone probe server on node:net with a tiny, strict HTTP/1.1 request-head
 // reader instead of node:http. A probe only ever needs GET and HEAD without a body, so it reads
 // the request line and the few headers that matter, answers from precomputed bytes, and closes
-// the connection after any request that announces a body. It sends the same bytes as the node:http server (same headers
+// the connection on anything else. It sends the same bytes as the node:http server (same headers
 // in the same order, Date, Connection and Keep-Alive as node:http writes them), obeys the same
 // limits (431 past maxHeaderSize, 400 for a malformed head, 408 for a slow one, keep-alive and
 // silence timeouts, the connection cap that closes the oldest) and stops within the same grace.
@@ -341,9 +341,9 @@ export function listenRaw(handler: RawHandler, host: string | undefined, port: n
     // Writes the answer; false once the connection is closing.
     write(head: Head, answer: RawAnswer, now: number): boolean {
       const { response, head: isHead } = answer;
-      // Other methods keep the connection as GET does (their answer is a 405): as on node:http.
-      const keepAlive = head.keepAlive && !head.announcesBody && !stopping;
-      if (head.announcesBody || stopping) {
+      const simple = head.method === 'GET' || head.method === 'HEAD';
+      const keepAlive = head.keepAlive && simple && !head.announcesBody && !stopping;
+      if (!keepAlive && (head.announcesBody || stopping || !simple)) {
         // Same as the node:http path: an explicit `Connection: close` among the headers.
         const closing = { status: response.status, headers: [...response.headers, 'Connection', 'close'], body: response.body };
         this.finish(serialize(closing, currentDate(now), false, isHead, keepAliveSeconds));
