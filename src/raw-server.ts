@@ -13,8 +13,17 @@ import { METHODS, STATUS_CODES } from 'node:http';
 import { createServer, type Socket } from 'node:net';
 import { ProbeStartError } from './errors.js';
 import type { Log } from './log.js';
-import type { RenderedResponse } from './render.js';
-import { BAD_REQUEST, HEADERS_TOO_LARGE, REQUEST_TIMEOUT, type BoundAddress, type ProbeServer, type ServerLimits } from './server.js';
+import { BAD_REQUEST as MISSING_HOST, EXPECTATION_FAILED, type RenderedResponse } from './render.js';
+import {
+  BAD_REQUEST,
+  CONNECT_NOT_ALLOWED,
+  HEADERS_TOO_LARGE,
+  MAX_QUEUED_ANSWERS,
+  REQUEST_TIMEOUT,
+  type BoundAddress,
+  type ProbeServer,
+  type ServerLimits,
+} from './server.js';
 
 /** What the probe answers to one request head. */
 export interface RawAnswer {
@@ -35,6 +44,11 @@ const HEADER_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*(.*?)[ \t]*$/;
 // Control characters other than HTAB are never valid in a field value (RFC 9110 §5.5); a bare LF
 // inside a line is how request smuggling starts.
 const INVALID_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
+// node:http's test for `Expect: 100-continue` (its continueExpression), applied to every Expect
+// value joined, as node:http joins them.
+const CONTINUE = /(?:^|\W)100-continue(?:$|\W)/i;
+// What node:http's writeContinue() sends before the answer.
+const CONTINUE_BYTES = Buffer.from('HTTP/1.1 100 Continue\r\n\r\n', 'latin1');
 
 // node:http caches the Date header per second; so do we.
 let dateText = '';
@@ -93,7 +107,17 @@ interface Head {
   readonly accept: string | undefined;
   readonly keepAlive: boolean;
   readonly announcesBody: boolean;
+  /** HTTP/1.1 `Expect`, as node:http reads it (it ignores Expect in HTTP/1.0). */
+  readonly expect: Expectation;
+  /** HTTP/1.1 without `Host`: answered 400 after the Expect check, as node:http orders them. */
+  readonly missingHost: boolean;
 }
+
+// No Expect; `Expect: 100-continue` (a `100 Continue` goes out first); any other (417).
+type Expectation = 0 | 1 | 2;
+const EXPECT_NONE = 0;
+const EXPECT_CONTINUE = 1;
+const EXPECT_FAILED = 2;
 
 function parseHead(text: string): Head | undefined {
   const lines = text.split('\r\n');
@@ -106,6 +130,7 @@ function parseHead(text: string): Head | undefined {
   let chunked = false;
   let connectionClose = false;
   let connectionKeepAlive = false;
+  let expect: string | undefined;
   for (let i = 1; i < lines.length; i++) {
     const line = lines[i]!;
     const field = HEADER_LINE.exec(line);
@@ -126,6 +151,9 @@ function parseHead(text: string): Head | undefined {
       case 'transfer-encoding':
         chunked = true;
         break;
+      case 'expect':
+        expect = expect === undefined ? value : `${expect}, ${value}`;
+        break;
       case 'connection':
         for (const token of value.toLowerCase().split(',')) {
           const option = token.trim();
@@ -135,14 +163,18 @@ function parseHead(text: string): Head | undefined {
         break;
     }
   }
-  // RFC 9112 §3.2: exactly one Host in HTTP/1.1; §6.3: never both framings.
-  if ((http11 && hosts !== 1) || hosts > 1 || (chunked && contentLength !== undefined)) return undefined;
+  // RFC 9112 §3.2: never more than one Host; §6.3: never both framings. (A missing Host is
+  // answered later, as on node:http: see missingHost.)
+  if (hosts > 1 || (chunked && contentLength !== undefined)) return undefined;
   return Object.freeze({
     method: requestLine[1]!,
     target: requestLine[2]!,
     accept,
     keepAlive: !connectionClose && (http11 || connectionKeepAlive),
-    announcesBody: chunked || (contentLength !== undefined && Number(contentLength) !== 0),
+    // As announcesBody in probe.ts, which the node:http path uses.
+    announcesBody: chunked || (contentLength !== undefined && contentLength !== '0'),
+    expect: !http11 || expect === undefined ? EXPECT_NONE : CONTINUE.test(expect) ? EXPECT_CONTINUE : EXPECT_FAILED,
+    missingHost: http11 && hosts === 0,
   });
 }
 
@@ -177,6 +209,7 @@ export function listenRaw(handler: RawHandler, host: string | undefined, port: n
     reading = true; // a request head is due
     waiting = false; // for an answer that runs checks
     done = false;
+    inBatch = 0; // requests read since the socket's output was last empty
 
     constructor(readonly socket: Socket) {
       this.deadline = Date.now() + limits.headersTimeoutMs;
@@ -191,6 +224,8 @@ export function listenRaw(handler: RawHandler, host: string | undefined, port: n
         return;
       }
       this.pending = undefined;
+      // A new batch of pipelined requests once every earlier answer has been written out.
+      if (this.socket.writableLength === 0) this.inBatch = 0;
       const now = Date.now();
       let answered = false;
       while (buffer.length > 0) {
@@ -221,6 +256,35 @@ export function listenRaw(handler: RawHandler, host: string | undefined, port: n
         }
         buffer = buffer.subarray(end + 4);
         this.reading = false;
+        // The order in which node:http (with the node:http path's listeners) looks at a request.
+        if (head.method === 'CONNECT') {
+          // node:http hands CONNECT to the 'connect' listener, which answers fixed bytes.
+          this.finish(CONNECT_NOT_ALLOWED);
+          return;
+        }
+        if (head.expect !== EXPECT_NONE) {
+          if (head.expect === EXPECT_FAILED) {
+            // Any Expect other than 100-continue goes to the checkExpectation listener: the
+            // fixed 417 (with its own `Connection: close`), the request neither routed nor
+            // checked for Host.
+            this.finish(bytesFor(EXPECTATION_FAILED, false, head.method === 'HEAD', now));
+            return;
+          }
+          this.socket.write(CONTINUE_BYTES);
+        }
+        if (++this.inBatch > MAX_QUEUED_ANSWERS + 1) {
+          // node:http queues the answer to a pipelined request while the answers before it are
+          // unwritten, and the node:http path closes a connection past MAX_QUEUED_ANSWERS.
+          this.done = true;
+          this.pending = undefined;
+          log.debug(`probe server: more than ${MAX_QUEUED_ANSWERS} pipelined answers unread; closing the connection`);
+          this.socket.destroy();
+          return;
+        }
+        if (head.missingHost) {
+          this.finish(bytesFor(MISSING_HOST, false, head.method === 'HEAD', now));
+          return;
+        }
         const answer = handler(head.method, head.target, head.accept);
         if (answer instanceof Promise) {
           // A check has to run first. Answers go out in request order, so reading waits too;
@@ -399,7 +463,15 @@ export function listenRaw(handler: RawHandler, host: string | undefined, port: n
             // Idle connections close now; one in the middle of a head is answered with
             // `Connection: close` when it completes (or cut at the end of the grace period).
             for (const connection of open.values()) {
-              if (connection.reading || connection.waiting || connection.done) continue;
+              if (connection.done) continue;
+              if (connection.socket.bytesRead === 0) {
+                // Never sent a byte: no request to finish, so it does not wait out the grace
+                // period (as on node:http, see closeIdle in server.ts).
+                connection.done = true;
+                connection.socket.destroy();
+                continue;
+              }
+              if (connection.reading || connection.waiting) continue;
               connection.done = true;
               connection.socket.end();
             }

@@ -76,7 +76,7 @@ function rawBytes(response: RenderedResponse, reason: string): Buffer {
 }
 // node:http gives CONNECT requests to 'connect' listeners and, with none, drops the connection
 // without a word; the probe answers it like any other method it does not serve.
-const CONNECT_NOT_ALLOWED = rawBytes(METHOD_NOT_ALLOWED, 'Method Not Allowed');
+export const CONNECT_NOT_ALLOWED = rawBytes(METHOD_NOT_ALLOWED, 'Method Not Allowed');
 
 export const BAD_REQUEST = clientErrorBytes(400, 'Bad Request');
 export const HEADERS_TOO_LARGE = clientErrorBytes(431, 'Request Header Fields Too Large');
@@ -98,7 +98,7 @@ function requireHost(req: IncomingMessage, res: ServerResponse): boolean {
 // read a megabyte at a time (1.5 MB per connection measured, so 1.5 GB at the connection cap).
 // Probe clients never pipeline deeply; past this many answers queued on one connection it is
 // closed. Counted only for queued answers, so the plain one-at-a-time path pays nothing.
-const MAX_QUEUED_ANSWERS = 64;
+export const MAX_QUEUED_ANSWERS = 64;
 const queuedAnswers = Symbol('service-probe.queuedAnswers');
 type CountedSocket = Socket & { [queuedAnswers]?: number };
 
