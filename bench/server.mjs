@@ -31,14 +31,16 @@ const starters = {
 
   async standalone() {
     const { createProbe } = await import('../dist/index.js');
-    const probe = createProbe({ host: HOST, port: 0, state: 'READY' });
+    const probe = createProbe({ host: HOST, port: 0, state: 'READY', server: 'http' });
     return (await probe.start()).port;
   },
 
-  // The stretch: the standalone server on the node:net request reader (internal switch).
+  // The standalone server on the probe's own node:net request reader (the default since it passed
+  // the whole test and reliability suite).
   async 'standalone-net'() {
-    process.env.SERVICE_PROBE_SERVER = 'net';
-    return starters.standalone();
+    const { createProbe } = await import('../dist/index.js');
+    const probe = createProbe({ host: HOST, port: 0, state: 'READY', server: 'net' });
+    return (await probe.start()).port;
   },
 
   async handle() {

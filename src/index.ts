@@ -8,7 +8,7 @@ import type { ServiceState } from './state.js';
 import type { CheckFunction, CheckOptions } from './checks.js';
 
 export { createProbe, Probe, SHUTDOWN_GRACE_PERIOD_MS, DEFAULT_PORT } from './probe.js';
-export type { ProbeOptions, StartOptions, ProbeEvents } from './probe.js';
+export type { ProbeOptions, StartOptions, ProbeEvents, ServerKind } from './probe.js';
 export { SHUTDOWN_DEFAULTS, shutdownDefaults, inKubernetes } from './shutdown.js';
 export type { ShutdownOptions, ResolvedShutdownOptions, ShutdownHook, ShutdownHookOptions, ShutdownResult, TrackableServer } from './shutdown.js';
 export { connectMiddleware, koaMiddleware } from './integrations.js';

@@ -1,4 +1,4 @@
-// Experimental: the standalone probe server on node:net with a tiny, strict HTTP/1.1 request-head
+// The standalone probe server on node:net with a tiny, strict HTTP/1.1 request-head
 // reader instead of node:http. A probe only ever needs GET and HEAD without a body, so it reads
 // the request line and the few headers that matter, answers from precomputed bytes, and closes
 // the connection on anything else. It sends the same bytes as the node:http server (same headers
@@ -6,8 +6,9 @@
 // limits (431 past maxHeaderSize, 400 for a malformed head, 408 for a slow one, keep-alive and
 // silence timeouts, the connection cap that closes the oldest) and stops within the same grace.
 //
-// Selected by the internal switch SERVICE_PROBE_SERVER=net (see probe.ts); node:http stays the
-// default. Why, and the figures: README, "Standalone server: node:http or node:net".
+// The default (`server: 'net'`) since it passed the whole test and reliability suite; node:http
+// stays available as `server: 'http'`. Why, and the figures: README, "Standalone server: node:http
+// or node:net".
 
 import { METHODS, STATUS_CODES } from 'node:http';
 import { createServer, type Socket } from 'node:net';

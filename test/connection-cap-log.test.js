@@ -4,15 +4,9 @@ import { connect } from 'node:net';
 import { createProbe } from '../dist/index.js';
 
 async function startedProbe(server, options) {
-  const probe = createProbe({ host: '127.0.0.1', port: 0, ...options });
-  // The experimental node:net server is chosen by an internal switch read at start.
-  if (server === 'net') process.env.SERVICE_PROBE_SERVER = 'net';
-  try {
-    const { port } = await probe.start();
-    return { probe, port };
-  } finally {
-    delete process.env.SERVICE_PROBE_SERVER;
-  }
+  const probe = createProbe({ host: '127.0.0.1', port: 0, ...options, server });
+  const { port } = await probe.start();
+  return { probe, port };
 }
 
 for (const server of ['http', 'net']) {

@@ -1,4 +1,4 @@
-// The experimental node:net server (SERVICE_PROBE_SERVER=net) must be indistinguishable on the
+// The node:net server (the default; `server: 'net'`) must be indistinguishable on the
 // wire from the node:http one: same status lines, headers in the same order, same bodies, same
 // connection handling. Each request below goes to both; only the Date value may differ.
 import { test } from 'node:test';
@@ -9,15 +9,10 @@ import { once } from 'node:events';
 import { rawExchange } from './helpers/http.js';
 
 async function startBoth(t, options) {
-  const http = createProbe({ host: '127.0.0.1', port: 0, ...options });
-  const net = createProbe({ host: '127.0.0.1', port: 0, ...options });
+  const http = createProbe({ host: '127.0.0.1', port: 0, ...options, server: 'http' });
+  const net = createProbe({ host: '127.0.0.1', port: 0, ...options, server: 'net' });
   const { port: httpPort } = await http.start();
-  process.env.SERVICE_PROBE_SERVER = 'net';
-  try {
-    var { port: netPort } = await net.start();
-  } finally {
-    delete process.env.SERVICE_PROBE_SERVER;
-  }
+  const { port: netPort } = await net.start();
   t.after(() => Promise.all([http.stop(), net.stop()]));
   return { httpPort, netPort, http, net };
 }
