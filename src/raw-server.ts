@@ -12,16 +12,15 @@
 
 import { METHODS, STATUS_CODES } from 'node:http';
 import { createServer, type Socket } from 'node:net';
-import { ProbeStartError } from './errors.js';
 import type { Log } from './log.js';
 import { BAD_REQUEST as MISSING_HOST, EXPECTATION_FAILED, type RenderedResponse } from './render.js';
 import {
   BAD_REQUEST,
+  bind,
   CONNECT_NOT_ALLOWED,
   HEADERS_TOO_LARGE,
   MAX_QUEUED_ANSWERS,
   REQUEST_TIMEOUT,
-  type BoundAddress,
   type ProbeServer,
   type ServerLimits,
 } from './server.js';
@@ -423,63 +422,48 @@ export function listenRaw(handler: RawHandler, host: string | undefined, port: n
   }, sweepMs);
   sweep.unref();
 
-  return new Promise<ProbeServer>((resolve, reject) => {
-    const onListenError = (error: NodeJS.ErrnoException) => {
-      clearInterval(sweep);
-      server.removeAllListeners();
-      server.close();
-      const where = `${host ?? 'all interfaces'} port ${port}`;
-      reject(new ProbeStartError('SOCKET_UNAVAILABLE', `Cannot listen on ${where}: ${error.code ?? error.message}`, { cause: error }));
-    };
-    server.once('error', onListenError);
-    server.listen({ host, port, exclusive: true }, () => {
-      server.off('error', onListenError);
-      server.on('error', (error) => log.error(`probe server error: ${error.message}`));
-      const info = server.address();
-      const bound: BoundAddress =
-        info !== null && typeof info === 'object' ? { address: info.address, port: info.port } : { address: String(host), port };
-      let stopped: Promise<boolean> | undefined;
-      resolve({
-        bound,
-        get stopping() {
-          return stopping;
-        },
-        get connections() {
-          return open.size;
-        },
-        stop(graceMs: number): Promise<boolean> {
-          stopped ??= new Promise<boolean>((done) => {
-            stopping = true;
-            let forced = false;
-            const graceTimer = setTimeout(() => {
-              forced = true;
-              log.error(`probe server: ${open.size} connection(s) still open after the ${graceMs} ms grace period; closing them`);
-              for (const socket of open.keys()) socket.destroy();
-            }, graceMs);
-            server.close(() => {
-              clearTimeout(graceTimer);
-              clearInterval(sweep);
-              done(!forced);
-            });
-            // Idle connections close now; one in the middle of a head is answered with
-            // `Connection: close` when it completes (or cut at the end of the grace period).
-            for (const connection of open.values()) {
-              if (connection.done) continue;
-              if (connection.socket.bytesRead === 0) {
-                // Never sent a byte: no request to finish, so it does not wait out the grace
-                // period (as on node:http, see closeIdle in server.ts).
-                connection.done = true;
-                connection.socket.destroy();
-                continue;
-              }
-              if (connection.reading || connection.waiting) continue;
-              connection.done = true;
-              connection.socket.end();
-            }
+  return bind(server, host, port, log, () => clearInterval(sweep)).then((bound): ProbeServer => {
+    let stopped: Promise<boolean> | undefined;
+    return {
+      bound,
+      get stopping() {
+        return stopping;
+      },
+      get connections() {
+        return open.size;
+      },
+      stop(graceMs: number): Promise<boolean> {
+        stopped ??= new Promise<boolean>((done) => {
+          stopping = true;
+          let forced = false;
+          const graceTimer = setTimeout(() => {
+            forced = true;
+            log.error(`probe server: ${open.size} connection(s) still open after the ${graceMs} ms grace period; closing them`);
+            for (const socket of open.keys()) socket.destroy();
+          }, graceMs);
+          server.close(() => {
+            clearTimeout(graceTimer);
+            clearInterval(sweep);
+            done(!forced);
           });
-          return stopped;
-        },
-      });
-    });
+          // Idle connections close now; one in the middle of a head is answered with
+          // `Connection: close` when it completes (or cut at the end of the grace period).
+          for (const connection of open.values()) {
+            if (connection.done) continue;
+            if (connection.socket.bytesRead === 0) {
+              // Never sent a byte: no request to finish, so it does not wait out the grace
+              // period (as on node:http, see closeIdle in server.ts).
+              connection.done = true;
+              connection.socket.destroy();
+              continue;
+            }
+            if (connection.reading || connection.waiting) continue;
+            connection.done = true;
+            connection.socket.end();
+          }
+        });
+        return stopped;
+      },
+    };
   });
 }

@@ -3,7 +3,7 @@
 // It knows nothing of routing: every request goes to the handler it is given.
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
+import type { Server as NetServer, Socket } from 'node:net';
 import { ProbeStartError } from './errors.js';
 import type { Log } from './log.js';
 import { BAD_REQUEST as MISSING_HOST, EXPECTATION_FAILED, METHOD_NOT_ALLOWED, type RenderedResponse } from './render.js';
@@ -171,8 +171,18 @@ export function listen(handler: Handler, host: string | undefined, port: number,
     res.end(EXPECTATION_FAILED.body);
   });
 
-  return new Promise<ProbeServer>((resolve, reject) => {
+  return bind(server, host, port, log).then((bound) => createHandle(server, open, bound, log));
+}
+
+/**
+ * Binds a node:http or node:net server to `host:port` and resolves to where it listens. When it
+ * cannot bind, the server is closed, `onFailure` runs, and the promise rejects a ProbeStartError
+ * `SOCKET_UNAVAILABLE` with the OS error as `cause`: nothing is left listening.
+ */
+export function bind(server: NetServer, host: string | undefined, port: number, log: Log, onFailure: () => void = () => {}): Promise<BoundAddress> {
+  return new Promise<BoundAddress>((resolve, reject) => {
     const onListenError = (error: NodeJS.ErrnoException) => {
+      onFailure();
       server.removeAllListeners();
       server.close();
       const where = `${host ?? 'all interfaces'} port ${port}`;
@@ -183,9 +193,7 @@ export function listen(handler: Handler, host: string | undefined, port: number,
       server.off('error', onListenError);
       server.on('error', (error) => log.error(`probe server error: ${error.message}`));
       const info = server.address();
-      const bound =
-        info !== null && typeof info === 'object' ? { address: info.address, port: info.port } : { address: String(host), port };
-      resolve(createHandle(server, open, bound, log));
+      resolve(info !== null && typeof info === 'object' ? { address: info.address, port: info.port } : { address: String(host), port });
     });
   });
 }
