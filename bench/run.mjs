@@ -43,8 +43,8 @@ const outDir = args.out ?? (quick ? mkdtempSync(join(tmpdir(), 'service-probe-be
 
 /** The contenders, in table order. `ratioBase` is the one every ratio divides by. */
 const CONTENDERS = [
-  { id: 'standalone', label: 'service-probe, standalone (node:http)' },
-  { id: 'standalone-net', label: 'service-probe, standalone (node:net reader)' },
+  { id: 'standalone', label: "service-probe, standalone with `server: 'http'` (node:http)" },
+  { id: 'standalone-net', label: 'service-probe, standalone (node:net reader, the default)' },
   { id: 'handle', label: 'service-probe, `handle()` in a node:http server' },
   { id: 'bare', label: 'bare node:http, same bytes (the reference)' },
   { id: 'raw-net', label: 'raw node:net, precomputed response (the limit)' },
