@@ -17,6 +17,7 @@ import { BAD_REQUEST as MISSING_HOST, EXPECTATION_FAILED, type RenderedResponse 
 import {
   BAD_REQUEST,
   bind,
+  connectionCap,
   CONNECT_NOT_ALLOWED,
   HEADERS_TOO_LARGE,
   MAX_QUEUED_ANSWERS,
@@ -383,8 +384,7 @@ export function listenRaw(handler: RawHandler, host: string | undefined, port: n
   }
 
   const open = new Map<Socket, Connection>();
-  let closedByCap = 0;
-  let lastCapWarning = -Infinity;
+  const cap = connectionCap(limits.maxConnections, log);
   const server = createServer({ noDelay: true }, (socket) => {
     const connection = new Connection(socket);
     open.set(socket, connection);
@@ -398,19 +398,8 @@ export function listenRaw(handler: RawHandler, host: string | undefined, port: n
       socket.destroy();
       return;
     }
-    if (open.size > limits.maxConnections) {
-      // Map iteration is insertion order: the first is the oldest.
-      const oldest = open.keys().next().value as Socket;
-      oldest.destroy();
-      // As the node:http server: one warning a second at most, with a count.
-      closedByCap++;
-      const now = performance.now();
-      if (now - lastCapWarning >= 1000) {
-        log.warn(`probe server: more than ${limits.maxConnections} connections; closed the oldest (${closedByCap} since the last warning)`);
-        lastCapWarning = now;
-        closedByCap = 0;
-      }
-    }
+    // Map iteration is insertion order: the first is the oldest.
+    cap(open.size, () => open.keys().next().value as Socket);
   });
 
   // One timer for every connection, as node:http's connectionsCheckingInterval: a request costs

@@ -138,25 +138,12 @@ export function listen(handler: Handler, host: string | undefined, port: number,
   });
 
   const open = new Set<Socket>();
-  // A flood closes one connection per new one: one warning a second at most, with a count, so an
-  // attacker cannot turn connections into a flood of log lines.
-  let closedByCap = 0;
-  let lastCapWarning = -Infinity;
+  const cap = connectionCap(limits.maxConnections, log);
   server.on('connection', (socket: Socket) => {
     open.add(socket);
     socket.once('close', () => open.delete(socket));
-    if (open.size > limits.maxConnections) {
-      // Set iteration is insertion order: the first is the oldest.
-      const oldest = open.values().next().value as Socket;
-      oldest.destroy();
-      closedByCap++;
-      const now = performance.now();
-      if (now - lastCapWarning >= 1000) {
-        log.warn(`probe server: more than ${limits.maxConnections} connections; closed the oldest (${closedByCap} since the last warning)`);
-        lastCapWarning = now;
-        closedByCap = 0;
-      }
-    }
+    // Set iteration is insertion order: the first is the oldest.
+    cap(open.size, () => open.values().next().value as Socket);
   });
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => onClientError(error, socket, log));
   server.on('connect', (_req: IncomingMessage, socket: Socket) => {
@@ -172,6 +159,28 @@ export function listen(handler: Handler, host: string | undefined, port: number,
   });
 
   return bind(server, host, port, log).then((bound) => createHandle(server, open, bound, log));
+}
+
+/**
+ * The connection cap of both standalone servers: past `maxConnections` the *oldest* connection is
+ * closed, so a client hoarding connections cannot lock kubelet out. A flood closes one connection
+ * per new one, so the warning is logged once a second at most, with a count: an attacker cannot
+ * turn connections into a flood of log lines. Call it with the open count after each new one.
+ */
+export function connectionCap(maxConnections: number, log: Log): (openCount: number, oldest: () => Socket) => void {
+  let closedByCap = 0;
+  let lastWarning = -Infinity;
+  return (openCount, oldest) => {
+    if (openCount <= maxConnections) return;
+    oldest().destroy();
+    closedByCap++;
+    const now = performance.now();
+    if (now - lastWarning >= 1000) {
+      log.warn(`probe server: more than ${maxConnections} connections; closed the oldest (${closedByCap} since the last warning)`);
+      lastWarning = now;
+      closedByCap = 0;
+    }
+  };
 }
 
 /**
