@@ -1,7 +1,7 @@
 // Pure: a verdict → the status, header list and body bytes of the response. Every response the
 // probe writes comes from here, so the standalone server and `probe.handle()` send the same bytes.
 
-import type { ServiceState } from './state.js';
+import { SERVICE_STATES, type ServiceState } from './state.js';
 import { checkStatus, type CheckOutcome, type DetailedVerdict } from './verdict.js';
 
 /** A response ready to write: `headers` is a flat `[name, value, name, value, …]` list. */
@@ -38,16 +38,13 @@ export function renderStateText(status: number, word: ServiceState): RenderedRes
 
 // Every plain answer there can be (4 state words × 200/503), built once: the hot path only looks
 // one up.
-const STATE_TEXT = new Map<string, RenderedResponse>();
-for (const status of [200, 503]) {
-  for (const word of ['UP', 'READY', 'DRAINING', 'DOWN'] as const) {
-    STATE_TEXT.set(`${status} ${word}`, renderStateText(status, word));
-  }
-}
+const STATE_TEXT = Object.fromEntries(
+  SERVICE_STATES.map((word) => [word, { 200: renderStateText(200, word), 503: renderStateText(503, word) }]),
+) as Record<ServiceState, Record<200 | 503, RenderedResponse>>;
 
-/** The precomputed plain-text answer for a status (200 or 503) and state word. */
+/** The precomputed plain-text answer for a status (200 or 503) and state word: two property reads, no allocation. */
 export function stateText(status: 200 | 503, word: ServiceState): RenderedResponse {
-  return STATE_TEXT.get(`${status} ${word}`) ?? renderStateText(status, word);
+  return STATE_TEXT[word][status];
 }
 
 /** 404 for paths that are not the probe's. A fixed body: no response ever echoes request input. */

@@ -1,7 +1,7 @@
 // Pure: state and check results → status code, effective state word and the per-check statuses.
 
 import type { Endpoint } from './routes.js';
-import { ServiceState } from './state.js';
+import { SERVICE_STATES, ServiceState } from './state.js';
 
 /** What an endpoint answers. */
 export interface Verdict {
@@ -36,7 +36,7 @@ export function stateVerdict(endpoint: Endpoint, state: ServiceState, started: b
 }
 
 const VERDICTS = Object.fromEntries(
-  (['UP', 'READY', 'DRAINING', 'DOWN'] as const).map((word) => [
+  SERVICE_STATES.map((word) => [
     word,
     { pass: Object.freeze({ status: 200, word }), fail: Object.freeze({ status: 503, word }) },
   ]),
