@@ -113,13 +113,16 @@ export interface Selection {
 /** The registry of one probe's checks. */
 export class CheckRegistry {
   readonly #log: Log;
+  readonly #onOutcome: ((outcome: CheckOutcome) => void) | undefined;
   readonly #entries = new Map<string, Entry>();
   // Background timers and monitors run while active: from creation (so `probe.handle()` works
   // without `start()`) until the probe stops, and again once it starts.
   #active = true;
 
-  constructor(log: Log) {
+  /** `onOutcome` hears every finished run (not cancelled ones, not a background check's placeholder). */
+  constructor(log: Log, onOutcome?: (outcome: CheckOutcome) => void) {
     this.#log = log;
+    this.#onOutcome = onOutcome;
   }
 
   /** How many checks are registered. */
@@ -248,7 +251,10 @@ export class CheckRegistry {
         if (!entry.removed) {
           entry.last = outcome;
           entry.lastAt = performance.now();
-          if (report) this.#report(entry, outcome);
+          if (report) {
+            this.#report(entry, outcome);
+            this.#publish(entry, outcome);
+          }
         }
         resolve(outcome);
       };
@@ -329,6 +335,16 @@ export class CheckRegistry {
     if (reason !== entry.loggedReason) this.#log.warn(`check ${entry.name} ${kind}: ${reason}`);
     else this.#log.debug(`check ${entry.name} still ${kind === 'failed' ? 'failing' : 'warning'}: ${reason}`);
     entry.loggedReason = reason;
+  }
+
+  // A listener that throws must not break the run that settles here.
+  #publish(entry: Entry, outcome: CheckOutcome): void {
+    if (this.#onOutcome === undefined) return;
+    try {
+      this.#onOutcome(outcome);
+    } catch (error) {
+      this.#log.error(`check ${entry.name}: a 'check' listener threw: ${reasonOf(error)}`);
+    }
   }
 
   #activate(entry: Entry): void {

@@ -90,6 +90,12 @@ export interface StartOptions {
 export interface ProbeEvents {
   /** The state changed (never emitted for a set to the same state). */
   change: [next: ServiceState, previous: ServiceState];
+  /**
+   * A check finished a run (on demand or in the background): its name, whether it passed, how long
+   * it took, its observed value and its failure reason. Not emitted for runs cut short by `stop()`
+   * or `removeCheck()`. For feeding your own metrics (prom-client, OpenTelemetry).
+   */
+  check: [outcome: CheckOutcome];
 }
 
 /**
@@ -138,7 +144,7 @@ export class Probe extends EventEmitter<ProbeEvents> {
     this.#exposeDetails = given.exposeDetails ?? false;
     this.#serverKind = toServerKind(given.server);
     this.#log = createLog(given.logger);
-    this.#checks = new CheckRegistry(this.#log);
+    this.#checks = new CheckRegistry(this.#log, (outcome) => this.emit('check', outcome));
     if (this.#state === ServiceState.Ready) this.#started = true;
   }
 

@@ -329,3 +329,47 @@ async function statusAndBody(url) {
   const { status, body } = await get(url);
   return [status, body];
 }
+
+test("'check' events carry every finished run, background and on demand, and a throwing listener harms nothing", async (t) => {
+  const probe = createProbe({ host: '127.0.0.1', port: 0, state: 'READY' });
+  t.after(() => probe.stop());
+  const heard = [];
+  probe.on('check', (outcome) => heard.push(outcome));
+  let healthy = true;
+  probe.addCheck('db', () => (healthy ? { observedValue: 3, observedUnit: 'ms' } : false));
+  const { port } = await probe.start();
+  assert.equal((await fetch(`http://127.0.0.1:${port}/ready`)).status, 200);
+  healthy = false;
+  assert.equal((await fetch(`http://127.0.0.1:${port}/ready`)).status, 503);
+  assert.deepEqual(
+    heard.map(({ name, ok, observedValue, output }) => ({ name, ok, observedValue, output })),
+    [
+      { name: 'db', ok: true, observedValue: 3, output: undefined },
+      { name: 'db', ok: false, observedValue: undefined, output: 'returned false' },
+    ],
+  );
+  assert.ok(heard.every((outcome) => typeof outcome.durationMs === 'number' && typeof outcome.time === 'number'));
+
+  // A listener that throws is logged; the run still settles and the request is answered.
+  probe.once('check', () => {
+    throw new Error('listener bug');
+  });
+  assert.equal((await fetch(`http://127.0.0.1:${port}/ready`)).status, 503);
+
+  // A background check reports each run, not its 'no result yet' placeholder.
+  let runs = 0;
+  const background = new Promise((resolve) => probe.on('check', (outcome) => outcome.name === 'tick' && ++runs === 2 && resolve()));
+  probe.addCheck('tick', () => true, { intervalMs: 5 });
+  await background;
+  assert.ok(heard.filter((o) => o.name === 'tick').every((o) => o.ok));
+
+  // A run cut short by removeCheck() is not an outcome of the check.
+  const before = heard.length;
+  probe.addCheck('slow', () => new Promise(() => {}), { timeoutMs: 10_000 });
+  const pending = fetch(`http://127.0.0.1:${port}/ready/slow`);
+  await delay(20);
+  probe.removeCheck('slow');
+  probe.removeCheck('tick');
+  await pending.catch(() => undefined);
+  assert.equal(heard.slice(before).filter((o) => o.name === 'slow').length, 0);
+});
