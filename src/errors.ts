@@ -1,19 +1,5 @@
 // One small error class per kind of failure, each with a stable `code` string that callers and
 // tests branch on, and the underlying error as `cause`.
-//
-// The package ships an ESM and a CommonJS build; an application that loads both gets two copies of
-// each class. `Symbol.hasInstance` matches on a registered brand so that `instanceof` still works
-// across the two copies.
-
-const brand = Symbol.for('service-probe.error');
-
-function isBranded(value: unknown, name: string): boolean {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    (value as Record<symbol, unknown>)[brand] === name
-  );
-}
 
 /** Why {@link ProbeStartError} was thrown. */
 export type ProbeStartErrorCode = 'ALREADY_STARTED' | 'SOCKET_UNAVAILABLE';
@@ -29,11 +15,6 @@ export class ProbeStartError extends Error {
   constructor(code: ProbeStartErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.code = code;
-    Object.defineProperty(this, brand, { value: 'ProbeStartError' });
-  }
-
-  static override [Symbol.hasInstance](value: unknown): boolean {
-    return isBranded(value, 'ProbeStartError');
   }
 }
 
@@ -51,11 +32,6 @@ export class ProbeArgumentError extends TypeError {
     super(`The "${argument}" argument must be ${expected}. Received ${describe(value)}`);
     this.argument = argument;
     this.value = value;
-    Object.defineProperty(this, brand, { value: 'ProbeArgumentError' });
-  }
-
-  static override [Symbol.hasInstance](value: unknown): boolean {
-    return isBranded(value, 'ProbeArgumentError');
   }
 }
 
@@ -94,11 +70,6 @@ export class ProbeClientError extends Error {
     this.url = details.url;
     this.status = details.status;
     this.notReady = details.notReady ?? [];
-    Object.defineProperty(this, brand, { value: 'ProbeClientError' });
-  }
-
-  static override [Symbol.hasInstance](value: unknown): boolean {
-    return isBranded(value, 'ProbeClientError');
   }
 }
 

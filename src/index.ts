@@ -25,15 +25,13 @@ export type { CheckOutcome } from './verdict.js';
 export { eventLoopDelay, heapUsage, rssUsage, diskSpace, tcp, http } from './builtin-checks.js';
 export type { EventLoopDelayOptions, HeapUsageOptions, RssUsageOptions, DiskSpaceOptions, TcpOptions, HttpOptions } from './builtin-checks.js';
 
-// One default probe per process, kept on globalThis under a registered symbol: an application
-// that loads both the ESM and the CommonJS build still has exactly one.
-const DEFAULT_PROBE = Symbol.for('service-probe.default-probe');
-type WithDefaultProbe = typeof globalThis & { [DEFAULT_PROBE]?: Probe };
+// The package is ESM only, so `import` and `require()` share this one module instance, and with it
+// one default probe per process.
+let theDefaultProbe: Probe | undefined;
 
 /** The process-wide probe behind `startProbe`, `setServiceState` and the other module functions. */
 export function defaultProbe(): Probe {
-  const global = globalThis as WithDefaultProbe;
-  return (global[DEFAULT_PROBE] ??= createProbe());
+  return (theDefaultProbe ??= createProbe());
 }
 
 /**

@@ -135,11 +135,11 @@ test('a response that stops halfway rejects UNREACHABLE', async (t) => {
   await assert.rejects(fetchServiceState(server.url()), isClientError('UNREACHABLE'));
 });
 
-test('an https URL against a plain HTTP server rejects UNREACHABLE (TLS fails), from both builds', async (t) => {
+test('an https URL against a plain HTTP server rejects UNREACHABLE (TLS fails), from import and require()', async (t) => {
   const server = await rawServer(t);
   const url = `https://127.0.0.1:${server.port}/ready`;
   await assert.rejects(fetchServiceState(url), isClientError('UNREACHABLE', { url }));
-  const cjs = require('../dist/cjs/client.js');
+  const cjs = require('service-probe/client');
   await assert.rejects(cjs.fetchServiceState(url), isClientError('UNREACHABLE', { url }));
 });
 
@@ -322,8 +322,8 @@ test('whyNotReady names a state, a status or a failure in a few words', () => {
   assert.equal(whyNotReady(undefined, error('UNREACHABLE', { cause: Object.assign(new Error('x'), { code: 'ENOTFOUND' }) })), 'unreachable: ENOTFOUND');
 });
 
-test('the CommonJS build exposes the same client, and its errors match instanceof across builds', async (t) => {
-  const cjs = require('../dist/cjs/client.js');
+test('require("service-probe/client") gives the same client, and its errors match instanceof', async (t) => {
+  const cjs = require('service-probe/client');
   const { url } = await startedProbe(t, 'READY');
   assert.equal(await cjs.fetchServiceState(url()), 'READY');
   assert.equal(await cjs.isReady(url()), true);

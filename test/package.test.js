@@ -1,5 +1,5 @@
-// The package as consumers see it: ESM import and CommonJS require by name, with no flag and no
-// warning, types and bin in place.
+// The package as consumers see it: ESM import, and require() from CommonJS (Node's require of ES
+// modules) by name, with no flag and no warning, types and bin in place.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -35,7 +35,7 @@ test('an ES module consumer can import "service-probe" by name', async () => {
   assert.equal(stderr, '');
 });
 
-test('ESM and CommonJS copies share one default probe and recognise each otherâ€™s errors', async () => {
+test('require() and import load one module: one default probe, one set of error classes', async () => {
   const code = `
     import { createRequire } from 'node:module';
     import * as esm from 'service-probe';
@@ -48,16 +48,16 @@ test('ESM and CommonJS copies share one default probe and recognise each otherâ€
   assert.equal(stdout.trim(), 'READY true true');
 });
 
-test('package.json: ESM, engines >=20, no runtime dependencies, exports with types, a bin', () => {
+test('package.json: ESM only, engines where require() of ESM needs no flag, no runtime dependencies, exports with types, a bin', () => {
   assert.equal(pkg.type, 'module');
-  assert.equal(pkg.engines.node, '>=20');
+  // require(esm) is on without a flag or a warning from Node 20.19 and 22.12.
+  assert.equal(pkg.engines.node, '^20.19.0 || >=22.12.0');
   assert.deepEqual(Object.keys(pkg.dependencies ?? {}), []);
   for (const entry of ['.', './client']) {
-    for (const condition of ['import', 'require']) {
-      const target = pkg.exports[entry][condition];
-      assert.ok(existsSync(new URL(`../${target.default}`, import.meta.url)), `${entry} ${condition} default`);
-      assert.ok(existsSync(new URL(`../${target.types}`, import.meta.url)), `${entry} ${condition} types`);
-    }
+    const target = pkg.exports[entry];
+    assert.ok(existsSync(new URL(`../${target.default}`, import.meta.url)), `${entry} default`);
+    assert.ok(existsSync(new URL(`../${target.types}`, import.meta.url)), `${entry} types`);
   }
+  assert.ok(!existsSync(new URL('../dist/cjs', import.meta.url)), 'one build only');
   assert.equal(pkg.bin['service-probe'], './dist/cli.js');
 });
