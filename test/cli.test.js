@@ -151,7 +151,7 @@ test('check loads only what it needs: node:https, tls and undici stay unloaded a
   assert.deepEqual(JSON.parse(result.stderr), []);
   // Static imports of the CLI: the probe and server modules are loaded only by `serve`.
   const imports = [...readFileSync(new URL('../dist/cli.js', import.meta.url), 'utf8').matchAll(/^import .* from '([^']+)';$/gm)].map((m) => m[1]);
-  assert.deepEqual(imports.sort(), ['./client.js', './errors.js', './state.js', 'node:util']);
+  assert.deepEqual(imports.sort(), ['./client.js', './errors.js', './options.js', './state.js', 'node:util']);
 });
 
 test('wait exits 0 once a probe turns READY mid-wait, silent when stderr is no terminal', async (t) => {
