@@ -52,6 +52,14 @@ test('bad options are rejected with the option and value named, before anything 
     [{ state: 'LIVE' }, /"options\.state".*LIVE/],
     [{ logger: 'console' }, /"options\.logger"/],
     [{ maxConnections: 0 }, /"options\.maxConnections".*0/],
+    // Upper bounds: a probe head never needs 64 KiB, a port never 65 536 connections, a timer
+    // cannot wait past 2^31-1 ms; integers are safe integers.
+    [{ maxHeaderSize: 65_537 }, /"options\.maxHeaderSize".*65537/],
+    [{ maxConnections: 1_000_000 }, /"options\.maxConnections".*1000000/],
+    [{ keepAliveTimeoutMs: 2 ** 31 }, /"options\.keepAliveTimeoutMs".*2147483648/],
+    [{ headersTimeoutMs: 1.5 }, /"options\.headersTimeoutMs".*1\.5/],
+    [{ maxHeaderSize: 2 ** 53 }, /"options\.maxHeaderSize"/],
+    [{ exposeDetails: 'yes' }, /"options\.exposeDetails".*true or false/],
     [{ headersTimeoutMs: 20_000, requestTimeoutMs: 10_000 }, /"options\.requestTimeoutMs".*10000/],
     [{ prot: 1 }, /"options\.prot"/],
     ['11333', /"options".*'11333'/],
@@ -127,5 +135,35 @@ test('handle() sends the same bytes as the standalone server', async (t) => {
     const a = await rawRequest(standalone.port, wire, { head: request.startsWith('HEAD') });
     const b = await rawRequest(host.address().port, wire, { head: request.startsWith('HEAD') });
     assert.equal(withoutDate(b.text), withoutDate(a.text), request);
+  }
+});
+
+test('answer() is the one decision entry: the rendered response, a promise of it with checks, undefined for a path a mounted probe does not own', async () => {
+  const probe = createProbe({ state: 'READY' });
+  const ready = probe.answer('GET', '/ready', undefined);
+  assert.equal(ready.status, 200);
+  assert.equal(ready.body.toString(), 'READY');
+  assert.deepEqual(ready.headers.slice(0, 2), ['Content-Type', 'text/plain; charset=utf-8']);
+  // The plain answer is one shared precomputed object: nothing allocated per request, and HEAD is
+  // the transport's business (same answer, the transport drops the body).
+  assert.equal(probe.answer('GET', '/ready', undefined), ready);
+  assert.equal(probe.answer('HEAD', '/ready/', '*/*'), ready);
+  // Standalone (no prefix): every path has an answer. Mounted: a foreign path is not the probe's.
+  assert.equal(probe.answer('GET', '/elsewhere', undefined).status, 404);
+  assert.equal(probe.answer('POST', '/elsewhere', undefined).status, 405);
+  assert.equal(probe.answer('GET', '/elsewhere', undefined, ''), undefined);
+  assert.equal(probe.answer('GET', '/ready', undefined, '/internal/health'), undefined);
+  assert.equal(probe.answer('GET', '/internal/health/ready', undefined, '/internal/health'), ready);
+  assert.equal(probe.answer('DELETE', '/internal/health/ready', undefined, '/internal/health').status, 405);
+
+  probe.addCheck('db', async () => false);
+  const pending = probe.answer('GET', '/ready', 'application/health+json');
+  assert.ok(pending instanceof Promise);
+  const json = await pending;
+  assert.equal(json.status, 503);
+  assert.equal(JSON.parse(json.body.toString()).checks.db[0].status, 'fail');
+
+  for (const args of [[undefined, '/ready'], ['GET', 7], ['GET', '/ready', 5], ['GET', '/ready', undefined, 'internal/']]) {
+    assert.throws(() => probe.answer(...args), (error) => error instanceof ProbeArgumentError && /Received/.test(error.message), JSON.stringify(args));
   }
 });
