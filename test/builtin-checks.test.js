@@ -8,7 +8,7 @@ import { createServer as createHttpServer } from 'node:http';
 import { createServer as createTcpServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { createProbe, diskSpace, eventLoopDelay, heapUsage, http, ProbeArgumentError, rssUsage, tcp } from '../dist/index.js';
-import { delay, get, serve } from './checks-support.js';
+import { delay, get, serve } from './helpers/checks.js';
 
 async function listening(t, server) {
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));

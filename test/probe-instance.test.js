@@ -1,10 +1,13 @@
-// createProbe(): independent probes, the 'change' event, and handle() inside another server.
+// createProbe(): independent probes, options, start and stop, the 'change' event, answer() (the
+// one decision entry) and handle() inside another server.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
+import { connect } from 'node:net';
 import { once } from 'node:events';
 import { createProbe, Probe, ProbeArgumentError, ProbeStartError, ServiceState, DEFAULT_PORT } from '../dist/index.js';
 import { rawRequest } from './helpers/http.js';
+import { startedProbe } from './helpers/servers.js';
 
 test('several probes run side by side, each with its own state and server', async (t) => {
   const a = createProbe({ host: '127.0.0.1', port: 0 });
@@ -91,6 +94,30 @@ test('a probe can be stopped and started again, and stop() on a probe never star
     await probe.stop();
     assert.equal(probe.address, undefined);
   }
+});
+
+test('stop closes connections that never sent a byte at once, without waiting out the grace period or logging an error', async (t) => {
+  const errors = [];
+  const { probe, port } = await startedProbe(t, { logger: { error: (message) => errors.push(message) } });
+  const sockets = [];
+  t.after(() => sockets.forEach((socket) => socket.destroy()));
+  for (let i = 0; i < 20; i++) {
+    const socket = connect({ port, host: '127.0.0.1' });
+    socket.on('error', () => {});
+    socket.resume();
+    sockets.push(socket);
+  }
+  await Promise.all(sockets.map((socket) => new Promise((resolve) => socket.once('connect', resolve))));
+  // Let the probe accept them all.
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  const closed = Promise.all(sockets.map((socket) => new Promise((resolve) => socket.once('close', resolve))));
+  const started = performance.now();
+  await probe.stop();
+  const ms = performance.now() - started;
+  await closed;
+  // The grace period is 500 ms; a forced stop takes all of it.
+  assert.ok(ms < 400, `stop took ${ms.toFixed(0)} ms`);
+  assert.deepEqual(errors, []);
 });
 
 test('handle() answers probe paths inside an existing node:http server and returns false for the rest', async (t) => {
