@@ -4,7 +4,6 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { closedPort, rawServer, silentServer, startedProbe, within } from './helpers/servers.js';
 
@@ -157,8 +156,16 @@ test('check loads only what it needs: node:https, tls and undici stay unloaded a
 test('wait exits 0 once a probe turns READY mid-wait, silent when stderr is no terminal', async (t) => {
   const ready = await startedProbe(t, { state: 'READY' });
   const warming = await startedProbe(t, { state: 'UP' });
+  // A readiness check runs on every /ready request: it tells when the CLI has asked the warming
+  // probe (and seen it UP), so the probe turns READY mid-wait, after an event rather than a sleep.
+  let asked;
+  const firstAsk = new Promise((resolve) => (asked = resolve));
+  warming.probe.addCheck('asked', () => {
+    asked();
+    return true;
+  });
   const waiting = start(['wait', ready.url(), warming.url(), '--timeout', '20s', '--interval', '100ms']).done;
-  await delay(500);
+  await within(firstAsk, 10_000, 'the CLI asking the warming probe');
   warming.probe.setState('READY');
   assert.deepEqual(await waiting, { code: 0, signal: null, stdout: '', stderr: '' });
 });

@@ -245,9 +245,12 @@ test('waitUntilReady resolves once every probe is READY, reporting progress on t
   const ready = await startedProbe(t, { state: 'READY' });
   const warming = await startedProbe(t, { state: 'UP' });
   const progress = [];
-  const timer = setTimeout(() => warming.probe.setState('READY'), 300);
-  t.after(() => clearTimeout(timer));
-  await waitUntilReady([ready.url(), warming.url()], { timeoutMs: 10_000, intervalMs: 50, onProgress: (p) => progress.push(p) });
+  // The warming probe turns READY once the first round has seen it UP: after an event, not a sleep.
+  const onProgress = (p) => {
+    progress.push(p);
+    if (progress.length === 1) warming.probe.setState('READY');
+  };
+  await waitUntilReady([ready.url(), warming.url()], { timeoutMs: 10_000, intervalMs: 50, onProgress });
   assert.equal(warming.probe.state, 'READY');
   const first = progress[0];
   assert.equal(first.attempt, 1);
