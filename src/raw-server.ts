@@ -5,6 +5,8 @@
 // in the same order, Date, Connection and Keep-Alive as node:http writes them), obeys the same
 // limits (431 past maxHeaderSize, 400 for a malformed head, 408 for a slow one, keep-alive and
 // silence timeouts, the connection cap that closes the oldest) and stops within the same grace.
+// Like every transport it only carries bytes: each request goes to `Probe.answer` (an Answerer);
+// the limits, bind, the cap, the serializer and the stop are the server core's (server-core.ts).
 //
 // The default (`server: 'net'`) since it passed the whole test and reliability suite; node:http
 // stays available as `server: 'http'`. Why, and the figures: README, "Standalone server: node:http
