@@ -37,6 +37,21 @@ test('garbage on the wire is answered 400 with a fixed body, never echoed, and t
   await stillAnswers(port);
 });
 
+test('the refusals of unreadable requests are fixed bytes: probe headers, Connection: close, the reason as body, no Date', async (t) => {
+  const { port } = await startedProbe(t, { state: 'READY', maxHeaderSize: 1024 });
+  const fixed = (status, reason) =>
+    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${reason.length}\r\n` +
+    `Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n${reason}`;
+  assert.equal((await rawExchange(port, 'GET /ready HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n')).text, fixed(400, 'Bad Request'));
+  assert.equal((await rawExchange(port, `GET /ready HTTP/1.1\r\nHost: x\r\nX: ${'a'.repeat(2000)}\r\n\r\n`)).text, fixed(431, 'Request Header Fields Too Large'));
+  const connect = await rawExchange(port, 'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n');
+  assert.equal(
+    connect.text,
+    'HTTP/1.1 405 Method Not Allowed\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 18\r\nCache-Control: no-store\r\n' +
+      'X-Content-Type-Options: nosniff\r\nAllow: GET, HEAD\r\nConnection: close\r\n\r\nMethod not allowed',
+  );
+});
+
 test('HTTP/1.1 without Host is refused with 400 (RFC 9112 §3.2)', async (t) => {
   const { port } = await startedProbe(t, { state: 'READY' });
   const res = await rawRequest(port, 'GET /ready HTTP/1.1\r\n\r\n');
@@ -117,7 +132,11 @@ test('a silent connection and a slowloris one are closed by the timeouts (the sl
   clearInterval(drip);
   const took = Date.now() - startedAt;
   assert.ok(took < 3000, `closed after ${took} ms`);
-  assert.match(Buffer.concat(received).toString(), /^HTTP\/1\.1 408 /);
+  assert.equal(
+    Buffer.concat(received).toString(),
+    'HTTP/1.1 408 Request Timeout\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 15\r\nCache-Control: no-store\r\n' +
+      'X-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\nRequest Timeout',
+  );
   await stillAnswers(port);
 });
 
