@@ -37,18 +37,25 @@ test('importing the package and creating a probe installs no signal handler and 
 
 test('shutdown turns DRAINING at once: /ready 503 and /health 200 during the drain delay', async (t) => {
   const { probe, get } = await startedProbe(t, { state: 'READY' });
+  // A hold keeps the probe server up until the requests below are answered, however slow the
+  // machine: without it a loaded machine can reach the end of the sequence (and the probe's stop)
+  // between two requests.
+  const release = probe.hold('requests of this test');
   const done = probe.shutdown({ drainDelayMs: 300, exit: false });
   assert.equal(probe.state, ServiceState.Draining);
   assert.equal(await get('/ready'), '503 DRAINING');
   assert.equal(await get('/health'), '200 DRAINING');
+  release();
   assert.deepEqual(await done, { exitCode: 0, timedOut: false, failedHooks: [], openHolds: [] });
   assert.equal(probe.address, undefined, 'the probe server is stopped at the end');
 });
 
 test('readyWhileDraining keeps /ready at 200 (body DRAINING) while draining', async (t) => {
   const { probe, get } = await startedProbe(t, { state: 'READY' });
+  const release = probe.hold('requests of this test');
   const done = probe.shutdown({ drainDelayMs: 200, exit: false, readyWhileDraining: true });
   assert.equal(await get('/ready'), '200 DRAINING');
+  release();
   assert.equal((await done).exitCode, 0);
 });
 
@@ -56,10 +63,12 @@ test('readyWhileDraining holds with health checks registered too, and a failing 
   const { probe, get } = await startedProbe(t, { state: 'READY' });
   let passing = true;
   probe.addCheck('postgres', () => passing);
+  const release = probe.hold('requests of this test');
   const done = probe.shutdown({ drainDelayMs: 300, exit: false, readyWhileDraining: true });
   assert.equal(await get('/ready'), '200 DRAINING');
   passing = false;
   assert.equal((await get('/ready')).slice(0, 3), '503');
+  release();
   assert.equal((await done).exitCode, 0);
 });
 
