@@ -9,7 +9,7 @@ import { monitorEventLoopDelay, performance, type IntervalHistogram } from 'node
 import { getHeapStatistics } from 'node:v8';
 import type { CheckFunction, CheckResult } from './checks.js';
 import { ProbeArgumentError } from './errors.js';
-import { toDuration, toInteger, toOptions, toPort, toPositiveInteger, toPositiveNumber, toRatio } from './options.js';
+import { toDuration, toInteger, toOptions, toPositiveInteger, toPositiveNumber, toRatio } from './options.js';
 
 /** Options of {@link eventLoopDelay}. */
 export interface EventLoopDelayOptions {
@@ -151,8 +151,7 @@ export function tcp(options: TcpOptions): CheckFunction {
   const given = toOptions<TcpOptions>(options, 'options', ['host', 'port']);
   const host = given.host ?? '127.0.0.1';
   if (typeof host !== 'string' || host === '') throw new ProbeArgumentError('options.host', 'a host name or IP address', host);
-  const port = toPort(given.port, 'options.port');
-  if (port === 0) throw new ProbeArgumentError('options.port', 'an integer from 1 to 65535', port);
+  const port = toInteger(given.port, 'options.port', 1, 65535);
   const where = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
   return (signal?: AbortSignal) =>
     new Promise<CheckResult>((resolve, reject) => {

@@ -51,8 +51,7 @@ function compressIPv6(groups: string[]): string {
 
 /** Checks a TCP port: an integer from 0 (any free port) to 65535. */
 export function toPort(port: unknown, argument: string): number {
-  if (typeof port === 'number' && Number.isInteger(port) && port >= 0 && port <= 65535) return port;
-  throw new ProbeArgumentError(argument, 'an integer from 0 to 65535', port);
+  return toInteger(port, argument, 0, 65535);
 }
 
 /** Checks a state word. */
