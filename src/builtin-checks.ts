@@ -9,7 +9,7 @@ import { monitorEventLoopDelay, performance, type IntervalHistogram } from 'node
 import { getHeapStatistics } from 'node:v8';
 import type { CheckFunction, CheckResult } from './checks.js';
 import { ProbeArgumentError } from './errors.js';
-import { toOptions, toPort } from './options.js';
+import { toDuration, toInteger, toOptions, toPositiveInteger, toPositiveNumber, toRatio } from './options.js';
 
 /** Options of {@link eventLoopDelay}. */
 export interface EventLoopDelayOptions {
@@ -29,7 +29,7 @@ export interface EventLoopDelayOptions {
 export function eventLoopDelay(options?: EventLoopDelayOptions): CheckFunction {
   const given = toOptions<EventLoopDelayOptions>(options, 'options', ['maxMs', 'resolutionMs']);
   const maxMs = given.maxMs === undefined ? 500 : toPositiveNumber(given.maxMs, 'options.maxMs');
-  const resolutionMs = given.resolutionMs === undefined ? 20 : toPositiveInteger(given.resolutionMs, 'options.resolutionMs');
+  const resolutionMs = given.resolutionMs === undefined ? 20 : toDuration(given.resolutionMs, 'options.resolutionMs');
   let histogram: IntervalHistogram | undefined;
   let users = 0;
   const verdict = (delayMs: number): CheckResult => {
@@ -119,7 +119,7 @@ export function diskSpace(options?: DiskSpaceOptions): CheckFunction {
   const given = toOptions<DiskSpaceOptions>(options, 'options', ['path', 'minFreeBytes', 'minFreeRatio']);
   const path = given.path ?? '/';
   if (typeof path !== 'string' || path === '') throw new ProbeArgumentError('options.path', 'a non-empty path string', path);
-  const minFreeBytes = given.minFreeBytes === undefined ? undefined : toNonNegativeInteger(given.minFreeBytes, 'options.minFreeBytes');
+  const minFreeBytes = given.minFreeBytes === undefined ? undefined : toInteger(given.minFreeBytes, 'options.minFreeBytes', 0);
   const minFreeRatio =
     given.minFreeRatio === undefined ? (minFreeBytes === undefined ? 0.05 : undefined) : toRatio(given.minFreeRatio, 'options.minFreeRatio');
   return async () => {
@@ -151,8 +151,7 @@ export function tcp(options: TcpOptions): CheckFunction {
   const given = toOptions<TcpOptions>(options, 'options', ['host', 'port']);
   const host = given.host ?? '127.0.0.1';
   if (typeof host !== 'string' || host === '') throw new ProbeArgumentError('options.host', 'a host name or IP address', host);
-  const port = toPort(given.port, 'options.port');
-  if (port === 0) throw new ProbeArgumentError('options.port', 'an integer from 1 to 65535', port);
+  const port = toInteger(given.port, 'options.port', 1, 65535);
   const where = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
   return (signal?: AbortSignal) =>
     new Promise<CheckResult>((resolve, reject) => {
@@ -246,24 +245,4 @@ export function http(options: HttpOptions): CheckFunction {
 function round(value: number, digits: number): number {
   const factor = 10 ** digits;
   return Math.round(value * factor) / factor;
-}
-
-function toPositiveNumber(value: unknown, argument: string): number {
-  if (typeof value === 'number' && Number.isFinite(value) && value > 0) return value;
-  throw new ProbeArgumentError(argument, 'a positive number', value);
-}
-
-function toPositiveInteger(value: unknown, argument: string): number {
-  if (typeof value === 'number' && Number.isSafeInteger(value) && value > 0) return value;
-  throw new ProbeArgumentError(argument, 'a positive integer', value);
-}
-
-function toNonNegativeInteger(value: unknown, argument: string): number {
-  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return value;
-  throw new ProbeArgumentError(argument, 'a non-negative integer', value);
-}
-
-function toRatio(value: unknown, argument: string): number {
-  if (typeof value === 'number' && value > 0 && value <= 1) return value;
-  throw new ProbeArgumentError(argument, 'a number above 0 and at most 1', value);
 }

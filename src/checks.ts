@@ -5,7 +5,7 @@
 import { performance } from 'node:perf_hooks';
 import { describe, ProbeArgumentError } from './errors.js';
 import type { Log } from './log.js';
-import { toOptions } from './options.js';
+import { toBoolean, toDuration, toFunction, toOptions } from './options.js';
 import type { Endpoint } from './routes.js';
 import { evaluates, type CheckOutcome } from './verdict.js';
 
@@ -72,9 +72,6 @@ export const DEFAULT_CHECK_TIMEOUT_MS = 1000;
 // alphabet keeps every one of them unambiguous and free of anything a client could inject.
 const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$/;
 
-// setTimeout fires at once for delays above 2^31-1 ms.
-const MAX_DELAY_MS = 2_147_483_647;
-
 // Reasons and messages go on one verbose line or a log line: one line, bounded.
 const MAX_TEXT = 300;
 
@@ -135,18 +132,16 @@ export class CheckRegistry {
     if (typeof name !== 'string' || !NAME_PATTERN.test(name)) {
       throw new ProbeArgumentError('name', 'a string of 1 to 100 letters, digits, ".", "_", ":" or "-", starting with a letter or digit', name);
     }
-    if (typeof fn !== 'function') throw new ProbeArgumentError('check', 'a function', fn);
+    toFunction(fn, 'check');
     const given = toOptions<CheckOptions>(options, 'options', CHECK_OPTION_NAMES);
     const affects = given.affects ?? 'readiness';
     if (affects !== 'readiness' && affects !== 'liveness' && affects !== 'both') {
       throw new ProbeArgumentError('options.affects', "one of 'readiness', 'liveness', 'both'", affects);
     }
-    if (given.critical !== undefined && typeof given.critical !== 'boolean') {
-      throw new ProbeArgumentError('options.critical', 'a boolean', given.critical);
-    }
-    const timeoutMs = given.timeoutMs === undefined ? DEFAULT_CHECK_TIMEOUT_MS : toDelay(given.timeoutMs, 'options.timeoutMs', 1);
-    const cacheMs = given.cacheMs === undefined ? 0 : toDelay(given.cacheMs, 'options.cacheMs', 0);
-    const intervalMs = given.intervalMs === undefined ? undefined : toDelay(given.intervalMs, 'options.intervalMs', 1);
+    if (given.critical !== undefined) toBoolean(given.critical, 'options.critical');
+    const timeoutMs = given.timeoutMs === undefined ? DEFAULT_CHECK_TIMEOUT_MS : toDuration(given.timeoutMs, 'options.timeoutMs');
+    const cacheMs = given.cacheMs === undefined ? 0 : toDuration(given.cacheMs, 'options.cacheMs', 0);
+    const intervalMs = given.intervalMs === undefined ? undefined : toDuration(given.intervalMs, 'options.intervalMs');
     if (intervalMs !== undefined && cacheMs !== 0) {
       throw new ProbeArgumentError('options.cacheMs', 'left out when intervalMs is set (a background check is always answered from its latest result)', cacheMs);
     }
@@ -385,11 +380,6 @@ function callHook(entry: Entry, hook: 'start' | 'stop', log: Log): void {
   } catch (error) {
     log.error(`check ${entry.name}: ${hook}() threw: ${reasonOf(error)}`);
   }
-}
-
-function toDelay(value: unknown, argument: string, min: number): number {
-  if (typeof value === 'number' && Number.isInteger(value) && value >= min && value <= MAX_DELAY_MS) return value;
-  throw new ProbeArgumentError(argument, `an integer from ${min} to ${MAX_DELAY_MS}`, value);
 }
 
 /** Why a check failed, from whatever it threw: an Error's message, a string, or a description. */

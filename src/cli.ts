@@ -11,13 +11,13 @@
 import { parseArgs } from 'node:util';
 import { CLIENT_DEFAULTS, probeOnce, waitUntilReady, whyNotReady, type WaitProgress } from './client.js';
 import { ProbeArgumentError, ProbeClientError } from './errors.js';
+import { TIMER_MAX_MS, toPort } from './options.js';
 import { parseServiceState } from './state.js';
 
 const DEFAULT_URL = 'http://127.0.0.1:11333/ready';
 const DEFAULT_CHECK_TIMEOUT = '2s';
 const DEFAULT_WAIT_TIMEOUT = '60s';
 const DEFAULT_INTERVAL = '1s';
-const MAX_DURATION_MS = 2_147_483_647;
 
 const HELP = {
   main: `Usage: service-probe <command> [options]
@@ -179,10 +179,12 @@ async function serve(args: readonly string[]): Promise<number> {
 
   let port = DEFAULT_PORT;
   if (values.port !== undefined) {
-    if (!/^\d{1,5}$/.test(values.port) || Number(values.port) > 65535) {
+    // Digits only (no '1e3', no '0x50'), then the library's own port rule.
+    try {
+      port = toPort(/^\d{1,5}$/.test(values.port) ? Number(values.port) : NaN, '--port');
+    } catch {
       throw new UsageError(`--port must be an integer from 0 to 65535, got '${values.port}'`, 'serve');
     }
-    port = Number(values.port);
   }
   const state = values.state === undefined ? 'UP' : parseServiceState(values.state);
   if (state === undefined) throw new UsageError(`--state must be up, ready, draining or down, got '${values.state}'`, 'serve');
@@ -236,7 +238,7 @@ function parse<T extends OptionSpec>(command: Command, args: readonly string[], 
 function duration(text: string, option: string, command: Command): number {
   const match = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(text);
   const ms = match === null ? NaN : Math.round(Number(match[1]) * (match[2] === 'ms' ? 1 : match[2] === 'm' ? 60_000 : 1000));
-  if (!(ms >= 1 && ms <= MAX_DURATION_MS)) {
+  if (!(ms >= 1 && ms <= TIMER_MAX_MS)) {
     throw new UsageError(`${option} must be a duration from 1ms to 24 days such as 500ms, 2s, 1m or 3 (seconds), got '${text}'`, command);
   }
   return ms;

@@ -11,6 +11,7 @@
 import { setMaxListeners } from 'node:events';
 import { request as httpRequest, type ClientRequest, type IncomingMessage, type RequestOptions } from 'node:http';
 import { ProbeArgumentError, ProbeClientError } from './errors.js';
+import { toDuration, toFunction, toOptions } from './options.js';
 import { ServiceState, isServiceState } from './state.js';
 import { VERSION } from './version.js';
 
@@ -88,7 +89,6 @@ export interface PendingProbe {
   readonly error: ProbeClientError | undefined;
 }
 
-const MAX_TIMER_MS = 2_147_483_647;
 const FETCH_OPTIONS = ['timeoutMs', 'signal'] as const;
 const WAIT_OPTIONS = ['timeoutMs', 'intervalMs', 'requestTimeoutMs', 'signal', 'onProgress'] as const;
 
@@ -170,15 +170,13 @@ export async function isReady(url: ProbeUrl, options?: FetchStateOptions): Promi
  * list. In-flight requests are cancelled and every timer cleared when it settles.
  */
 export async function waitUntilReady(urls: ProbeUrl | readonly ProbeUrl[], options?: WaitOptions): Promise<void> {
-  const given = toOptions<WaitOptions>(options, WAIT_OPTIONS);
-  const timeoutMs = toDuration(given.timeoutMs, 'options.timeoutMs', CLIENT_DEFAULTS.waitTimeoutMs);
-  const intervalMs = toDuration(given.intervalMs, 'options.intervalMs', CLIENT_DEFAULTS.intervalMs);
-  const requestTimeoutMs = toDuration(given.requestTimeoutMs, 'options.requestTimeoutMs', CLIENT_DEFAULTS.timeoutMs);
+  const given = toOptions<WaitOptions>(options, 'options', WAIT_OPTIONS);
+  const timeoutMs = durationOr(given.timeoutMs, 'options.timeoutMs', CLIENT_DEFAULTS.waitTimeoutMs);
+  const intervalMs = durationOr(given.intervalMs, 'options.intervalMs', CLIENT_DEFAULTS.intervalMs);
+  const requestTimeoutMs = durationOr(given.requestTimeoutMs, 'options.requestTimeoutMs', CLIENT_DEFAULTS.timeoutMs);
   const signal = toSignal(given.signal, 'options.signal');
   const onProgress = given.onProgress;
-  if (onProgress !== undefined && typeof onProgress !== 'function') {
-    throw new ProbeArgumentError('options.onProgress', 'a function', onProgress);
-  }
+  if (onProgress !== undefined) toFunction(onProgress, 'options.onProgress');
   const list: readonly unknown[] = Array.isArray(urls) ? urls : [urls];
   if (list.length === 0) throw new ProbeArgumentError('urls', 'a URL or a non-empty array of URLs', urls);
   const targets = list.map((url, i) => toTarget(url, Array.isArray(urls) ? `urls[${i}]` : 'urls'));
@@ -414,29 +412,16 @@ function quote(text: string): string {
   return `'${clean(text.length > 200 ? `${text.slice(0, 197)}...` : text)}'`;
 }
 
-function toOptions<T extends object>(options: unknown, known: readonly string[]): Partial<T> {
-  if (options === undefined) return {};
-  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
-    throw new ProbeArgumentError('options', 'an object', options);
-  }
-  for (const key of Object.keys(options)) {
-    if (!known.includes(key)) throw new ProbeArgumentError(`options.${key}`, `one of the known options (${known.join(', ')})`, key);
-  }
-  return options as Partial<T>;
-}
-
 function toFetchOptions(options: unknown): { timeoutMs: number; signal: AbortSignal | undefined } {
-  const given = toOptions<FetchStateOptions>(options, FETCH_OPTIONS);
+  const given = toOptions<FetchStateOptions>(options, 'options', FETCH_OPTIONS);
   return {
-    timeoutMs: toDuration(given.timeoutMs, 'options.timeoutMs', CLIENT_DEFAULTS.timeoutMs),
+    timeoutMs: durationOr(given.timeoutMs, 'options.timeoutMs', CLIENT_DEFAULTS.timeoutMs),
     signal: toSignal(given.signal, 'options.signal'),
   };
 }
 
-function toDuration(value: unknown, argument: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value === 'number' && Number.isInteger(value) && value > 0 && value <= MAX_TIMER_MS) return value;
-  throw new ProbeArgumentError(argument, `a positive integer number of milliseconds, at most ${MAX_TIMER_MS}`, value);
+function durationOr(value: unknown, argument: string, fallback: number): number {
+  return value === undefined ? fallback : toDuration(value, argument);
 }
 
 function toSignal(value: unknown, argument: string): AbortSignal | undefined {

@@ -3,7 +3,7 @@
 
 import { createProbe, type Probe } from './probe.js';
 import { toHost, toPort, toState, type AddressInput } from './options.js';
-import type { BoundAddress } from './server.js';
+import type { BoundAddress } from './server-core.js';
 import type { ServiceState } from './state.js';
 import type { CheckFunction, CheckOptions } from './checks.js';
 
@@ -18,10 +18,11 @@ export { ProbeStartError, ProbeArgumentError, ProbeClientError } from './errors.
 export type { ProbeStartErrorCode, ProbeClientErrorCode } from './errors.js';
 export type { ProbeLogger } from './log.js';
 export type { AddressInput } from './options.js';
-export type { BoundAddress } from './server.js';
+export type { BoundAddress } from './server-core.js';
 export { DEFAULT_CHECK_TIMEOUT_MS } from './checks.js';
 export type { CheckFunction, CheckOptions, CheckResult, CheckAffects } from './checks.js';
 export type { CheckOutcome } from './verdict.js';
+export type { RenderedResponse } from './render.js';
 export { eventLoopDelay, heapUsage, rssUsage, diskSpace, tcp, http } from './builtin-checks.js';
 export type { EventLoopDelayOptions, HeapUsageOptions, RssUsageOptions, DiskSpaceOptions, TcpOptions, HttpOptions } from './builtin-checks.js';
 

@@ -4,8 +4,8 @@
 // server's.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { toOptions } from './options.js';
-import { toPrefix, type Probe } from './probe.js';
+import { toOptions, toPrefix } from './options.js';
+import type { Probe } from './probe.js';
 
 /** Options of the framework adapters. */
 export interface MountOptions {

@@ -51,8 +51,7 @@ function compressIPv6(groups: string[]): string {
 
 /** Checks a TCP port: an integer from 0 (any free port) to 65535. */
 export function toPort(port: unknown, argument: string): number {
-  if (typeof port === 'number' && Number.isInteger(port) && port >= 0 && port <= 65535) return port;
-  throw new ProbeArgumentError(argument, 'an integer from 0 to 65535', port);
+  return toInteger(port, argument, 0, 65535);
 }
 
 /** Checks a state word. */
@@ -61,10 +60,63 @@ export function toState(state: unknown, argument: string): ServiceState {
   throw new ProbeArgumentError(argument, "one of 'UP', 'READY', 'DRAINING', 'DOWN'", state);
 }
 
-/** Checks a positive whole number (a count or a duration in milliseconds). */
-export function toPositiveInteger(value: unknown, argument: string): number {
-  if (typeof value === 'number' && Number.isInteger(value) && value > 0) return value;
-  throw new ProbeArgumentError(argument, 'a positive integer', value);
+// setTimeout fires at once past 2^31 - 1 ms (and warns): a longer duration is a mistake, never "forever".
+/** The longest duration a node timer can wait, in ms (2^31 - 1). Every duration option stops here. */
+export const TIMER_MAX_MS = 2_147_483_647;
+
+/**
+ * Checks a whole number (a count, a size): a safe integer from `min` (default 1) to `max`
+ * (default `Number.MAX_SAFE_INTEGER`).
+ */
+export function toInteger(value: unknown, argument: string, min = 1, max = Number.MAX_SAFE_INTEGER): number {
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= min && value <= max) return value;
+  throw new ProbeArgumentError(argument, `an integer from ${min} to ${max}`, value);
+}
+
+/** Checks a positive whole number (a count or a size), at most `max`. */
+export function toPositiveInteger(value: unknown, argument: string, max = Number.MAX_SAFE_INTEGER): number {
+  return toInteger(value, argument, 1, max);
+}
+
+/**
+ * Checks a duration in milliseconds: an integer from `min` (1, or 0 where "no delay" makes sense)
+ * to {@link TIMER_MAX_MS}.
+ */
+export function toDuration(value: unknown, argument: string, min: 0 | 1 = 1): number {
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= min && value <= TIMER_MAX_MS) return value;
+  throw new ProbeArgumentError(argument, `an integer number of milliseconds from ${min} to ${TIMER_MAX_MS}`, value);
+}
+
+/** Checks a positive finite number (a threshold that may have a fraction, such as 12.5 ms). */
+export function toPositiveNumber(value: unknown, argument: string): number {
+  if (typeof value === 'number' && Number.isFinite(value) && value > 0) return value;
+  throw new ProbeArgumentError(argument, 'a positive number', value);
+}
+
+/** Checks a ratio: a number above 0 and at most 1. */
+export function toRatio(value: unknown, argument: string): number {
+  if (typeof value === 'number' && value > 0 && value <= 1) return value;
+  throw new ProbeArgumentError(argument, 'a number above 0 and at most 1', value);
+}
+
+/** Checks a boolean option. */
+export function toBoolean(value: unknown, argument: string): boolean {
+  if (typeof value === 'boolean') return value;
+  throw new ProbeArgumentError(argument, 'true or false', value);
+}
+
+/** Checks a function argument. */
+export function toFunction<F extends (...args: never[]) => unknown>(value: unknown, argument: string): F {
+  if (typeof value === 'function') return value as F;
+  throw new ProbeArgumentError(argument, 'a function', value);
+}
+
+/** Checks a mount prefix: `''`, or a path that starts with `/` and does not end with one (`/internal/health`). */
+export function toPrefix(prefix: unknown, argument: string): string {
+  if (typeof prefix === 'string' && (prefix === '' || (prefix.charCodeAt(0) === 47 && !prefix.endsWith('/') && !/[?#\s]/.test(prefix)))) {
+    return prefix;
+  }
+  throw new ProbeArgumentError(argument, "'' or a path such as '/internal/health' (leading slash, no trailing slash)", prefix);
 }
 
 /** Checks that an options argument is a plain object (or absent) and has no unknown keys. */

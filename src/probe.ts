@@ -1,18 +1,19 @@
-// Probe: ties the state, the pure decisions (route → verdict → render) and the server together.
-// The same `respond` serves the standalone server and `probe.handle()` in someone else's server,
-// so both send the same bytes.
+// Probe: the state, the checks, and the one decision entry, `answer()`: route → verdict → render.
+// Every transport asks it (the node:net reader, the node:http server, `handle()` in someone else's
+// server) and writes what it gets back, so all send the same bytes. No socket is written here.
 
 import { EventEmitter } from 'node:events';
-import type { IncomingMessage, OutgoingHttpHeader, ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { CheckRegistry, type CheckFunction, type CheckOptions } from './checks.js';
 import { ProbeArgumentError, ProbeStartError } from './errors.js';
+import { acceptOf, clearHostHeaders, listenHttp, NEVER_CLOSING, respond } from './http-server.js';
 import { createLog, type Log, type ProbeLogger } from './log.js';
-import { toHost, toOptions, toPort, toPositiveInteger, toState, type AddressInput } from './options.js';
-import { METHOD_NOT_ALLOWED, NOT_FOUND, renderDetailed, stateText, withConnectionClose, type RenderedResponse } from './render.js';
+import { toBoolean, toHost, toOptions, toPort, toPrefix, toState, type AddressInput } from './options.js';
+import { listenRaw } from './raw-server.js';
+import { METHOD_NOT_ALLOWED, NOT_FOUND, renderDetailed, stateText, type RenderedResponse } from './render.js';
 import { route, type ProbeRoute, type Route } from './routes.js';
-import { listenRaw, type RawAnswer } from './raw-server.js';
-import { DEFAULT_LIMITS, listen, type BoundAddress, type ProbeServer, type ServerLimits } from './server.js';
-import { Shutdown, shutdownDefaults, toShutdownOptions, type ShutdownHook, type ShutdownHookOptions, type ShutdownOptions, type ShutdownResult, type TrackableServer } from './shutdown.js';
+import { resolveLimits, type BoundAddress, type ProbeServer, type ServerLimits } from './server-core.js';
+import { Shutdown, type ShutdownHook, type ShutdownHookOptions, type ShutdownOptions, type ShutdownResult, type TrackableServer } from './shutdown.js';
 import { ServiceState } from './state.js';
 import { checksVerdict, singleCheckVerdict, stateVerdict, type CheckOutcome } from './verdict.js';
 
@@ -128,20 +129,8 @@ export class Probe extends EventEmitter<ProbeEvents> {
     if (given.logger !== undefined && (typeof given.logger !== 'object' || given.logger === null)) {
       throw new ProbeArgumentError('options.logger', 'an object with debug/info/warn/error methods', given.logger);
     }
-    this.#limits = {
-      maxHeaderSize: limit(given, 'maxHeaderSize'),
-      headersTimeoutMs: limit(given, 'headersTimeoutMs'),
-      requestTimeoutMs: limit(given, 'requestTimeoutMs'),
-      keepAliveTimeoutMs: limit(given, 'keepAliveTimeoutMs'),
-      maxConnections: limit(given, 'maxConnections'),
-    };
-    if (this.#limits.requestTimeoutMs < this.#limits.headersTimeoutMs) {
-      throw new ProbeArgumentError('options.requestTimeoutMs', `at least headersTimeoutMs (${this.#limits.headersTimeoutMs})`, this.#limits.requestTimeoutMs);
-    }
-    if (given.exposeDetails !== undefined && typeof given.exposeDetails !== 'boolean') {
-      throw new ProbeArgumentError('options.exposeDetails', 'a boolean', given.exposeDetails);
-    }
-    this.#exposeDetails = given.exposeDetails ?? false;
+    this.#limits = resolveLimits(given, 'options');
+    this.#exposeDetails = given.exposeDetails === undefined ? false : toBoolean(given.exposeDetails, 'options.exposeDetails');
     this.#serverKind = toServerKind(given.server);
     this.#log = createLog(given.logger);
     this.#checks = new CheckRegistry(this.#log, (outcome) => this.emit('check', outcome));
@@ -205,10 +194,8 @@ export class Probe extends EventEmitter<ProbeEvents> {
     }
     const starting = (async () => {
       if (this.#stopping !== undefined) await this.#stopping;
-      const server =
-        this.#serverKind === 'net'
-          ? await listenRaw((method, target, accept) => this.#answerRaw(method, target, accept), host, port, this.#limits, this.#log)
-          : await listen((req, res) => this.#respond(req, res, route(req.method, req.url, acceptOf(req)), server), host, port, this.#limits, this.#log);
+      const listen = this.#serverKind === 'net' ? listenRaw : listenHttp;
+      const server = await listen(this, host, port, this.#limits, this.#log);
       this.#server = server;
       this.#stopping = undefined;
       this.#checks.open();
@@ -255,12 +242,44 @@ export class Probe extends EventEmitter<ProbeEvents> {
    *                (leading slash, no trailing slash); default `''`
    */
   handle(req: IncomingMessage, res: ServerResponse, prefix = ''): boolean {
-    if (prefix !== '') toPrefix(prefix, 'prefix');
-    const routed = route(req.method, req.url, acceptOf(req), prefix);
-    if (routed.kind !== 'probe' && !routed.owned) return false;
+    const answer = this.answer(req.method ?? '', req.url ?? '', acceptOf(req), prefix);
+    if (answer === undefined) return false;
     clearHostHeaders(res);
-    this.#respond(req, res, routed, undefined);
+    respond(req, res, answer, NEVER_CLOSING, this.#log);
     return true;
+  }
+
+  /**
+   * The one decision entry: the answer to a request, as every transport asks it (the standalone
+   * servers, {@link Probe.handle}, and any other). Returns the rendered response (status, header
+   * list, body) at once when no check has to run, a promise of it when one does (it never
+   * rejects), or `undefined` for a path the probe does not own when mounted under `prefix`.
+   * Without `prefix` the probe owns every path: a foreign one answers 404.
+   *
+   * The caller writes it: for HEAD without the body, and with `Connection: close` where its own
+   * request or state asks for it. The plain `GET /ready` answer is a shared precomputed object:
+   * nothing is allocated for it.
+   *
+   * ```ts
+   * const answer = await probe.answer('GET', '/ready?verbose', undefined);
+   * console.log(answer.status, answer.body.toString());
+   * ```
+   *
+   * @param method  the request method, upper case (`'GET'`, `'HEAD'`; any other answers 405)
+   * @param target  the request target: origin-form (`/ready?verbose`) or absolute-form
+   * @param accept  the `Accept` header, if any (`application/health+json` asks for JSON)
+   * @param prefix  the mount prefix, e.g. `'/internal/health'`, or `''` for the root
+   */
+  answer(method: string, target: string, accept: string | undefined): RenderedResponse | Promise<RenderedResponse>;
+  answer(method: string, target: string, accept: string | undefined, prefix: string): RenderedResponse | Promise<RenderedResponse> | undefined;
+  answer(method: string, target: string, accept: string | undefined, prefix?: string): RenderedResponse | Promise<RenderedResponse> | undefined {
+    if (typeof method !== 'string') throw new ProbeArgumentError('method', 'a string', method);
+    if (typeof target !== 'string') throw new ProbeArgumentError('target', 'a string', target);
+    if (accept !== undefined && typeof accept !== 'string') throw new ProbeArgumentError('accept', 'a string or undefined', accept);
+    if (prefix !== undefined && prefix !== '') toPrefix(prefix, 'prefix');
+    const routed = route(method, target, accept, prefix);
+    if (prefix !== undefined && routed.kind !== 'probe' && !routed.owned) return undefined;
+    return this.#answer(routed);
   }
 
   /**
@@ -322,8 +341,7 @@ export class Probe extends EventEmitter<ProbeEvents> {
    * a second signal during shutdown forces the exit. Returns a function that removes the handlers.
    */
   handleSignals(options?: ShutdownOptions): () => void {
-    const resolved = toShutdownOptions(options, 'options', shutdownDefaults());
-    return this.#shutdownSequence().handleSignals(resolved);
+    return this.#shutdownSequence().handleSignals(options);
   }
 
   /**
@@ -332,15 +350,7 @@ export class Probe extends EventEmitter<ProbeEvents> {
    * returns the same promise, which resolves only when `exit` is false.
    */
   shutdown(options?: ShutdownOptions): Promise<ShutdownResult> {
-    const sequence = this.#shutdownSequence();
-    if (sequence.shuttingDown) return sequence.run(shutdownDefaults(), 'shutdown()');
-    let resolved;
-    try {
-      resolved = toShutdownOptions(options, 'options', sequence.signalOptions ?? shutdownDefaults());
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    return sequence.run(resolved, 'shutdown() called');
+    return this.#shutdownSequence().start(options);
   }
 
   /** True once the shutdown sequence has begun. */
@@ -358,26 +368,6 @@ export class Probe extends EventEmitter<ProbeEvents> {
       stopProbe: () => this.stop(),
     });
     return this.#shutdown;
-  }
-
-  #respond(req: IncomingMessage, res: ServerResponse, routed: Route, server: ProbeServer | undefined): void {
-    const response = this.#answer(routed);
-    if (!(response instanceof Promise)) {
-      writeResponse(req, res, response, routed.head, server?.stopping === true);
-      return;
-    }
-    // #answer never rejects; the guard keeps a bug from becoming an unhandled rejection.
-    response.then(
-      (settled) => writeResponse(req, res, settled, routed.head, server?.stopping === true),
-      (error: unknown) => this.#log.error(`probe: answering failed: ${String(error)}`),
-    );
-  }
-
-  // The node:net server (raw-server.ts) asks here: the same decision, no req/res.
-  #answerRaw(method: string, target: string, accept: string | undefined): RawAnswer | Promise<RawAnswer> {
-    const routed = route(method, target, accept);
-    const response = this.#answer(routed);
-    return response instanceof Promise ? response.then((settled) => ({ response: settled, head: routed.head })) : { response, head: routed.head };
   }
 
   // The answer to a routed request: at once when no check has to run, later when one does.
@@ -413,57 +403,6 @@ function toServerKind(given: unknown): ServerKind {
   if (given !== undefined) throw new ProbeArgumentError('options.server', "'net' or 'http'", given);
   const fromEnvironment = process.env.SERVICE_PROBE_SERVER;
   return fromEnvironment === 'http' ? 'http' : 'net';
-}
-
-function limit(given: Partial<ProbeOptions>, name: keyof ServerLimits): number {
-  const value = given[name];
-  return value === undefined ? DEFAULT_LIMITS[name] : toPositiveInteger(value, `options.${name}`);
-}
-
-// Header lookups scan rawHeaders instead of reading `req.headers`, which node:http builds lazily
-// as a new object on first access: the plain GET /ready path stays allocation-free.
-function rawHeader(req: IncomingMessage, lowerName: string): string | undefined {
-  const raw = req.rawHeaders;
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!;
-    if (name.length === lowerName.length && name.toLowerCase() === lowerName) return raw[i + 1];
-  }
-  return undefined;
-}
-
-function acceptOf(req: IncomingMessage): string | undefined {
-  return rawHeader(req, 'accept');
-}
-
-// A probe never reads a request body. When one is announced, the connection is closed after the
-// answer instead of reading and discarding an arbitrary amount of data to keep it alive.
-function announcesBody(req: IncomingMessage): boolean {
-  const length = rawHeader(req, 'content-length');
-  return (length !== undefined && length !== '0') || rawHeader(req, 'transfer-encoding') !== undefined;
-}
-
-// A probe answer is the same bytes wherever it is mounted: headers a framework or an earlier
-// middleware set on the response (Express's X-Powered-By, CORS, …) are dropped. `Connection`
-// stays: a draining tracked server sets it to ask the client to close.
-function clearHostHeaders(res: ServerResponse): void {
-  for (const name of res.getHeaderNames()) if (name !== 'connection') res.removeHeader(name);
-}
-
-function writeResponse(req: IncomingMessage, res: ServerResponse, response: RenderedResponse, head: boolean, closing: boolean): void {
-  // A response that waited for checks may find its client gone, or an answer already written
-  // (by a framework, or a second call of handle()): it is then dropped, never written twice.
-  if (res.headersSent || res.writableEnded || res.destroyed || req.socket?.destroyed === true) return;
-  const sent = closing || announcesBody(req) ? withConnectionClose(response) : response;
-  res.writeHead(sent.status, sent.headers as OutgoingHttpHeader[]);
-  res.end(head ? undefined : sent.body);
-}
-
-/** Checks a mount prefix: `''`, or a path that starts with `/` and does not end with one (`/internal/health`). */
-export function toPrefix(prefix: unknown, argument: string): string {
-  if (typeof prefix === 'string' && (prefix === '' || (prefix.charCodeAt(0) === 47 && !prefix.endsWith('/') && !/[?#\s]/.test(prefix)))) {
-    return prefix;
-  }
-  throw new ProbeArgumentError(argument, "'' or a path such as '/internal/health' (leading slash, no trailing slash)", prefix);
 }
 
 /** Creates a probe with its own state and server. See {@link ProbeOptions}. */

@@ -5,35 +5,30 @@
 // in the same order, Date, Connection and Keep-Alive as node:http writes them), obeys the same
 // limits (431 past maxHeaderSize, 400 for a malformed head, 408 for a slow one, keep-alive and
 // silence timeouts, the connection cap that closes the oldest) and stops within the same grace.
+// Like every transport it only carries bytes: each request goes to `Probe.answer` (an Answerer);
+// the limits, bind, the cap, the serializer and the stop are the server core's (server-core.ts).
 //
 // The default (`server: 'net'`) since it passed the whole test and reliability suite; node:http
 // stays available as `server: 'http'`. Why, and the figures: README, "Standalone server: node:http
 // or node:net".
 
-import { METHODS, STATUS_CODES } from 'node:http';
+import { METHODS } from 'node:http';
 import { createServer, type Socket } from 'node:net';
-import type { Log } from './log.js';
-import { BAD_REQUEST as MISSING_HOST, EXPECTATION_FAILED, type RenderedResponse } from './render.js';
+import { BAD_REQUEST, EXPECTATION_FAILED, HEADERS_TOO_LARGE, METHOD_NOT_ALLOWED, REQUEST_TIMEOUT, withConnectionClose, type RenderedResponse } from './render.js';
 import {
-  BAD_REQUEST,
   bind,
-  connectionCap,
-  CONNECT_NOT_ALLOWED,
-  HEADERS_TOO_LARGE,
+  cachedSerializer,
+  currentDate,
+  endThenDestroy,
   MAX_QUEUED_ANSWERS,
-  REQUEST_TIMEOUT,
+  OpenConnections,
+  refusalBytes,
+  serialize,
+  stopWithin,
+  type Answerer,
+  type Listen,
   type ProbeServer,
-  type ServerLimits,
-} from './server.js';
-
-/** What the probe answers to one request head. */
-export interface RawAnswer {
-  readonly response: RenderedResponse;
-  readonly head: boolean;
-}
-
-/** Decides the answer to a parsed request: the same route → verdict → render as the node:http path. */
-export type RawHandler = (method: string, target: string, accept: string | undefined) => RawAnswer | Promise<RawAnswer>;
+} from './server-core.js';
 
 const CRLF_CRLF = Buffer.from('\r\n\r\n');
 // Methods llhttp knows; any other is a malformed request (400), as with node:http.
@@ -50,42 +45,6 @@ const INVALID_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
 const CONTINUE = /(?:^|\W)100-continue(?:$|\W)/i;
 // What node:http's writeContinue() sends before the answer.
 const CONTINUE_BYTES = Buffer.from('HTTP/1.1 100 Continue\r\n\r\n', 'latin1');
-
-// node:http caches the Date header per second; so do we.
-let dateText = '';
-let dateExpires = 0;
-function currentDate(now: number): string {
-  if (now >= dateExpires) {
-    dateText = new Date(now).toUTCString();
-    dateExpires = now - (now % 1000) + 1000;
-  }
-  return dateText;
-}
-
-type Mode = 0 | 1 | 2 | 3; // keep-alive, close, keep-alive HEAD, close HEAD
-interface CachedBytes {
-  date: string;
-  bytes: (Buffer | undefined)[];
-}
-
-// The bytes of a response exactly as node:http writes them for `writeHead(status, headers)` and
-// `end(body)`: the given headers in order, then Date, then Connection (and Keep-Alive) unless the
-// response sets Connection itself.
-function serialize(response: RenderedResponse, date: string, keepAlive: boolean, head: boolean, keepAliveSeconds: number): Buffer {
-  let text = `HTTP/1.1 ${response.status} ${STATUS_CODES[response.status] ?? 'unknown'}\r\n`;
-  let ownConnection = false;
-  const headers = response.headers;
-  for (let i = 0; i < headers.length; i += 2) {
-    const name = headers[i]!;
-    if (name.length === 10 && name.toLowerCase() === 'connection') ownConnection = true;
-    text += `${name}: ${headers[i + 1]!}\r\n`;
-  }
-  text += `Date: ${date}\r\n`;
-  if (!ownConnection) text += keepAlive ? `Connection: keep-alive\r\nKeep-Alive: timeout=${keepAliveSeconds}\r\n` : 'Connection: close\r\n';
-  text += '\r\n';
-  const headBytes = Buffer.from(text, 'latin1');
-  return head || response.body.length === 0 ? headBytes : Buffer.concat([headBytes, response.body]);
-}
 
 // Kubelet, load balancers and the CLI send the same bytes every time: a parsed head is kept by its
 // text, so a repeated request costs a string lookup instead of a parse (measured: ~0.2 µs instead
@@ -184,22 +143,11 @@ function hasBareLf(buffer: Buffer): boolean {
   return false;
 }
 
-/** Starts the node:net probe server. Same contract as `listen` in server.ts. */
-export function listenRaw(handler: RawHandler, host: string | undefined, port: number, limits: ServerLimits, log: Log): Promise<ProbeServer> {
+/** Starts the node:net probe server: the server core's `Listen` contract, as `listenHttp`. */
+export const listenRaw: Listen = (answerer: Answerer, host, port, limits, log) => {
   const keepAliveSeconds = Math.floor(limits.keepAliveTimeoutMs / 1000);
-  const cache = new WeakMap<RenderedResponse, CachedBytes>();
+  const bytesFor = cachedSerializer(limits.keepAliveTimeoutMs);
   let stopping = false;
-
-  function bytesFor(response: RenderedResponse, keepAlive: boolean, head: boolean, now: number): Buffer {
-    const date = currentDate(now);
-    let cached = cache.get(response);
-    if (cached === undefined || cached.date !== date) {
-      cached = { date, bytes: [] };
-      cache.set(response, cached);
-    }
-    const mode = ((keepAlive ? 0 : 1) + (head ? 2 : 0)) as Mode;
-    return (cached.bytes[mode] ??= serialize(response, date, keepAlive, head, keepAliveSeconds));
-  }
 
   // One connection's reader. `deadline` is when it must have made progress: the end of the head
   // being read (a new connection counts as reading its first head, so a silent one gets its 408
@@ -260,7 +208,7 @@ export function listenRaw(handler: RawHandler, host: string | undefined, port: n
         // The order in which node:http (with the node:http path's listeners) looks at a request.
         if (head.method === 'CONNECT') {
           // node:http hands CONNECT to the 'connect' listener, which answers fixed bytes.
-          this.finish(CONNECT_NOT_ALLOWED);
+          this.finish(refusalBytes(METHOD_NOT_ALLOWED));
           return;
         }
         if (head.expect !== EXPECT_NONE) {
@@ -283,10 +231,10 @@ export function listenRaw(handler: RawHandler, host: string | undefined, port: n
           return;
         }
         if (head.missingHost) {
-          this.finish(bytesFor(MISSING_HOST, false, head.method === 'HEAD', now));
+          this.finish(bytesFor(BAD_REQUEST, false, head.method === 'HEAD', now));
           return;
         }
-        const answer = handler(head.method, head.target, head.accept);
+        const answer = answerer.answer(head.method, head.target, head.accept);
         if (answer instanceof Promise) {
           // A check has to run first. Answers go out in request order, so reading waits too;
           // the checks' own timeouts bound the wait.
@@ -339,15 +287,15 @@ export function listenRaw(handler: RawHandler, host: string | undefined, port: n
       else resume();
     }
 
-    // Writes the answer; false once the connection is closing.
-    write(head: Head, answer: RawAnswer, now: number): boolean {
-      const { response, head: isHead } = answer;
+    // Writes the answer; false once the connection is closing. HEAD and `Connection` are decided
+    // here, from the request and this server's own state.
+    write(head: Head, response: RenderedResponse, now: number): boolean {
+      const isHead = head.method === 'HEAD';
       const simple = head.method === 'GET' || head.method === 'HEAD';
       const keepAlive = head.keepAlive && simple && !head.announcesBody && !stopping;
       if (!keepAlive && (head.announcesBody || stopping || !simple)) {
         // Same as the node:http path: an explicit `Connection: close` among the headers.
-        const closing = { status: response.status, headers: [...response.headers, 'Connection', 'close'], body: response.body };
-        this.finish(serialize(closing, currentDate(now), false, isHead, keepAliveSeconds));
+        this.finish(serialize(withConnectionClose(response), currentDate(now), false, isHead, keepAliveSeconds));
         return false;
       }
       const bytes = bytesFor(response, keepAlive, isHead, now);
@@ -361,18 +309,13 @@ export function listenRaw(handler: RawHandler, host: string | undefined, port: n
 
     finish(bytes: Buffer): void {
       this.done = true;
-      this.socket.end(bytes);
-      // A client that never reads its answer, or keeps writing, must not keep the socket
-      // half-open: a fixed deadline that the client's own writes cannot reset.
-      const socket = this.socket;
-      const deadline = setTimeout(() => socket.destroy(), 1000).unref();
-      socket.once('close', () => clearTimeout(deadline));
+      endThenDestroy(this.socket, bytes);
     }
 
-    refuse(bytes: Buffer): void {
-      log.debug(`probe server: refused a request (${(bytes as Latin1Buffer).latin1Slice(9, 12)})`);
+    refuse(response: RenderedResponse): void {
+      log.debug(`probe server: refused a request (${response.status})`);
       this.pending = undefined;
-      this.finish(bytes);
+      this.finish(refusalBytes(response));
     }
 
     // Called by the sweep once the deadline has passed.
@@ -383,23 +326,19 @@ export function listenRaw(handler: RawHandler, host: string | undefined, port: n
     }
   }
 
-  const open = new Map<Socket, Connection>();
-  const cap = connectionCap(limits.maxConnections, log);
+  const open = new OpenConnections<Connection>(limits.maxConnections, log);
   const server = createServer({ noDelay: true }, (socket) => {
+    if (stopping) {
+      socket.destroy();
+      return;
+    }
     const connection = new Connection(socket);
-    open.set(socket, connection);
     socket.on('data', (chunk: Buffer) => connection.onData(chunk));
     socket.on('error', (error: NodeJS.ErrnoException) => {
       log.debug(`probe server: client error ${error.code ?? error.message}`);
       socket.destroy();
     });
-    socket.once('close', () => open.delete(socket));
-    if (stopping) {
-      socket.destroy();
-      return;
-    }
-    // Map iteration is insertion order: the first is the oldest.
-    cap(open.size, () => open.keys().next().value as Socket);
+    open.add(socket, connection);
   });
 
   // One timer for every connection, as node:http's connectionsCheckingInterval: a request costs
@@ -407,52 +346,40 @@ export function listenRaw(handler: RawHandler, host: string | undefined, port: n
   const sweepMs = Math.max(10, Math.min(1000, limits.headersTimeoutMs, limits.keepAliveTimeoutMs) / 4);
   const sweep = setInterval(() => {
     const now = Date.now();
-    for (const connection of open.values()) if (now > connection.deadline) connection.expire();
+    for (const connection of open.states()) if (now > connection.deadline) connection.expire();
   }, sweepMs);
   sweep.unref();
+
+  // Idle connections close now; one in the middle of a head is answered with `Connection: close`
+  // when it completes (or cut at the end of the grace period).
+  const closeIdle = (): void => {
+    for (const connection of open.states()) {
+      if (connection.done) continue;
+      if (connection.socket.bytesRead === 0) {
+        // Never sent a byte: no request to finish, so it does not wait out the grace period (as
+        // on node:http, see closeIdle in http-server.ts).
+        connection.done = true;
+        connection.socket.destroy();
+        continue;
+      }
+      if (connection.reading || connection.waiting) continue;
+      connection.done = true;
+      connection.socket.end();
+    }
+  };
 
   return bind(server, host, port, log, () => clearInterval(sweep)).then((bound): ProbeServer => {
     let stopped: Promise<boolean> | undefined;
     return {
       bound,
-      get stopping() {
-        return stopping;
-      },
       get connections() {
         return open.size;
       },
       stop(graceMs: number): Promise<boolean> {
-        stopped ??= new Promise<boolean>((done) => {
-          stopping = true;
-          let forced = false;
-          const graceTimer = setTimeout(() => {
-            forced = true;
-            log.error(`probe server: ${open.size} connection(s) still open after the ${graceMs} ms grace period; closing them`);
-            for (const socket of open.keys()) socket.destroy();
-          }, graceMs);
-          server.close(() => {
-            clearTimeout(graceTimer);
-            clearInterval(sweep);
-            done(!forced);
-          });
-          // Idle connections close now; one in the middle of a head is answered with
-          // `Connection: close` when it completes (or cut at the end of the grace period).
-          for (const connection of open.values()) {
-            if (connection.done) continue;
-            if (connection.socket.bytesRead === 0) {
-              // Never sent a byte: no request to finish, so it does not wait out the grace
-              // period (as on node:http, see closeIdle in server.ts).
-              connection.done = true;
-              connection.socket.destroy();
-              continue;
-            }
-            if (connection.reading || connection.waiting) continue;
-            connection.done = true;
-            connection.socket.end();
-          }
-        });
+        stopping = true;
+        stopped ??= stopWithin(server, open, closeIdle, graceMs, log).finally(() => clearInterval(sweep));
         return stopped;
       },
     };
   });
-}
+};

@@ -60,6 +60,15 @@ export const METHOD_NOT_ALLOWED: RenderedResponse = renderResponse(405, TEXT_CON
 export const BAD_REQUEST: RenderedResponse = renderResponse(400, TEXT_CONTENT_TYPE, 'Bad Request', ['Connection', 'close']);
 
 /**
+ * 408 for a request head that did not arrive within `headersTimeoutMs`. Like the other refusals of
+ * a request the server could not read (400, 431), its body is the reason phrase.
+ */
+export const REQUEST_TIMEOUT: RenderedResponse = renderResponse(408, TEXT_CONTENT_TYPE, 'Request Timeout', ['Connection', 'close']);
+
+/** 431 for a request head larger than `maxHeaderSize`. */
+export const HEADERS_TOO_LARGE: RenderedResponse = renderResponse(431, TEXT_CONTENT_TYPE, 'Request Header Fields Too Large', ['Connection', 'close']);
+
+/**
  * 417 for an `Expect` other than `100-continue` (RFC 9110 §10.1.1), instead of node:http's own
  * bare 417 without the probe's headers. The connection is closed: a body may follow that the probe
  * will not read.

@@ -15,7 +15,7 @@
 import { constants as osConstants } from 'node:os';
 import { ProbeArgumentError } from './errors.js';
 import type { Log } from './log.js';
-import { toOptions } from './options.js';
+import { toBoolean, toDuration, toFunction, toOptions } from './options.js';
 import { ServiceState } from './state.js';
 
 /** Timing and behaviour of the shutdown sequence. Every field is optional; see {@link SHUTDOWN_DEFAULTS}. */
@@ -90,34 +90,20 @@ export function shutdownDefaults(env: NodeJS.ProcessEnv = process.env): Resolved
 
 const OPTION_NAMES = ['drainDelayMs', 'timeoutMs', 'hookTimeoutMs', 'exit', 'readyWhileDraining', 'signals'] as const;
 
-/** Validates shutdown options at the door and lays them over `base`; throws before anything changes. */
-export function toShutdownOptions(options: unknown, argument: string, base: ResolvedShutdownOptions): ResolvedShutdownOptions {
+// Validates shutdown options at the door and lays them over `base`; throws before anything
+// changes. Called only by the Shutdown sequence below: option resolution happens in one place.
+function toShutdownOptions(options: unknown, argument: string, base: ResolvedShutdownOptions): ResolvedShutdownOptions {
   const given = toOptions<ShutdownOptions>(options, argument, OPTION_NAMES);
   const resolved = { ...base };
-  if (given.drainDelayMs !== undefined) resolved.drainDelayMs = toDuration(given.drainDelayMs, `${argument}.drainDelayMs`, true);
-  if (given.timeoutMs !== undefined) resolved.timeoutMs = toDuration(given.timeoutMs, `${argument}.timeoutMs`, false);
-  if (given.hookTimeoutMs !== undefined) resolved.hookTimeoutMs = toDuration(given.hookTimeoutMs, `${argument}.hookTimeoutMs`, false);
+  if (given.drainDelayMs !== undefined) resolved.drainDelayMs = toDuration(given.drainDelayMs, `${argument}.drainDelayMs`, 0);
+  if (given.timeoutMs !== undefined) resolved.timeoutMs = toDuration(given.timeoutMs, `${argument}.timeoutMs`);
+  if (given.hookTimeoutMs !== undefined) resolved.hookTimeoutMs = toDuration(given.hookTimeoutMs, `${argument}.hookTimeoutMs`);
   if (given.exit !== undefined) resolved.exit = toBoolean(given.exit, `${argument}.exit`);
   if (given.readyWhileDraining !== undefined) {
     resolved.readyWhileDraining = toBoolean(given.readyWhileDraining, `${argument}.readyWhileDraining`);
   }
   if (given.signals !== undefined) resolved.signals = toSignals(given.signals, `${argument}.signals`);
   return Object.freeze(resolved);
-}
-
-// setTimeout fires at once past 2^31 - 1 ms; a larger duration is a mistake, not "forever".
-const MAX_DURATION_MS = 2 ** 31 - 1;
-
-function toDuration(value: unknown, argument: string, zeroAllowed: boolean): number {
-  if (typeof value === 'number' && Number.isInteger(value) && value <= MAX_DURATION_MS && (zeroAllowed ? value >= 0 : value > 0)) {
-    return value;
-  }
-  throw new ProbeArgumentError(argument, `${zeroAllowed ? 'a non-negative' : 'a positive'} integer number of milliseconds (at most ${MAX_DURATION_MS})`, value);
-}
-
-function toBoolean(value: unknown, argument: string): boolean {
-  if (typeof value === 'boolean') return value;
-  throw new ProbeArgumentError(argument, 'true or false', value);
 }
 
 function toSignals(value: unknown, argument: string): readonly NodeJS.Signals[] {
@@ -204,12 +190,12 @@ export class Shutdown {
   }
 
   onShutdown(hook: ShutdownHook, options?: ShutdownHookOptions): () => void {
-    if (typeof hook !== 'function') throw new ProbeArgumentError('hook', 'a function', hook);
+    toFunction(hook, 'hook');
     const given = toOptions<ShutdownHookOptions>(options, 'options', ['name', 'timeoutMs']);
     if (given.name !== undefined && (typeof given.name !== 'string' || given.name === '')) {
       throw new ProbeArgumentError('options.name', 'a non-empty string', given.name);
     }
-    const timeoutMs = given.timeoutMs === undefined ? undefined : toDuration(given.timeoutMs, 'options.timeoutMs', false);
+    const timeoutMs = given.timeoutMs === undefined ? undefined : toDuration(given.timeoutMs, 'options.timeoutMs');
     this.#hookCount++;
     const entry: Hook = { run: hook, name: given.name ?? (hook.name !== '' ? hook.name : `hook #${this.#hookCount}`), timeoutMs };
     this.#hooks.push(entry);
@@ -253,7 +239,8 @@ export class Shutdown {
    * Installs the signal handlers: the first signal starts the sequence, a second one during it
    * forces the end (exit 1 at once). Installing again replaces the previous handlers.
    */
-  handleSignals(options: ResolvedShutdownOptions): () => void {
+  handleSignals(given: unknown): () => void {
+    const options = toShutdownOptions(given, 'options', shutdownDefaults());
     this.#uninstallSignals?.();
     this.#signalOptions = options;
     const onSignal = (signal: NodeJS.Signals) => {
@@ -278,9 +265,20 @@ export class Shutdown {
     return uninstall;
   }
 
-  /** The options `handleSignals` was given, used by a plain `shutdown()` too. */
-  get signalOptions(): ResolvedShutdownOptions | undefined {
-    return this.#signalOptions;
+  /**
+   * Starts the sequence for `shutdown(given)`: the options laid over those `handleSignals` was
+   * given, else over {@link shutdownDefaults}. Once it runs, every call returns the same promise
+   * (the options of later calls are not even checked). A bad option rejects and starts nothing.
+   */
+  start(given: unknown): Promise<ShutdownResult> {
+    if (this.#running !== undefined) return this.#running;
+    let options;
+    try {
+      options = toShutdownOptions(given, 'options', this.#signalOptions ?? shutdownDefaults());
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.run(options, 'shutdown() called');
   }
 
   /** Runs the sequence once; every later call returns the same promise. */

@@ -8,7 +8,7 @@ import { createServer as createHttpServer } from 'node:http';
 import { createServer as createTcpServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { createProbe, diskSpace, eventLoopDelay, heapUsage, http, ProbeArgumentError, rssUsage, tcp } from '../dist/index.js';
-import { delay, get, serve } from './checks-support.js';
+import { delay, get, serve } from './helpers/checks.js';
 
 async function listening(t, server) {
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -154,6 +154,8 @@ test('built-in options are validated at the door, naming the value', () => {
     [() => eventLoopDelay({ resolutionMs: 0.5 }), 'options.resolutionMs'],
     [() => heapUsage({ maxRatio: 2 }), 'options.maxRatio'],
     [() => rssUsage({}), 'options.maxBytes'],
+    [() => rssUsage({ maxBytes: 2 ** 53 }), 'options.maxBytes'],
+    [() => eventLoopDelay({ resolutionMs: 2 ** 31 }), 'options.resolutionMs'],
     [() => diskSpace({ path: '' }), 'options.path'],
     [() => diskSpace({ minFreeRatio: 0 }), 'options.minFreeRatio'],
     [() => diskSpace({ minFreeBytes: -1 }), 'options.minFreeBytes'],

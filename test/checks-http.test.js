@@ -2,7 +2,7 @@
 // application/health+json form, HEAD, and exposeDetails — through the standalone server and handle().
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MODES, serve, get, withoutTimes } from './checks-support.js';
+import { MODES, serve, get, withoutTimes } from './helpers/checks.js';
 
 // postgres passes with a measurement, cache warns, queue fails; loop is a liveness check.
 function addChecks(probe) {

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { addCheck, removeCheck, startProbe, stopProbe, ServiceState, ProbeArgumentError, defaultProbe } from '../dist/index.js';
-import { get } from './checks-support.js';
+import { get } from './helpers/checks.js';
 
 test('module-level addCheck and removeCheck act on the default probe', async (t) => {
   const { port } = await startProbe('127.0.0.1', 0, ServiceState.Ready);

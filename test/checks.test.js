@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { Agent, createServer } from 'node:http';
 import { connect } from 'node:net';
 import { createProbe, ProbeArgumentError } from '../dist/index.js';
-import { MODES, serve, get, gate, delay, watchUnhandledRejections } from './checks-support.js';
+import { MODES, serve, get, gate, delay, watchUnhandledRejections } from './helpers/checks.js';
 
 const unhandled = watchUnhandledRejections();
 

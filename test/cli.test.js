@@ -4,7 +4,6 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { closedPort, rawServer, silentServer, startedProbe, within } from './helpers/servers.js';
 
@@ -28,12 +27,12 @@ function start(args, nodeArgs = []) {
 const run = (...args) => start(args).done;
 
 test('check exits 0 and prints READY when /ready answers 200', async (t) => {
-  const { url } = await startedProbe(t, 'READY');
+  const { url } = await startedProbe(t, { state: 'READY' });
   assert.deepEqual(await run('check', url()), { code: 0, signal: null, stdout: 'READY\n', stderr: '' });
 });
 
 test('check exits 1 when /ready answers 503, printing the state and the status', async (t) => {
-  const { url } = await startedProbe(t, 'UP');
+  const { url } = await startedProbe(t, { state: 'UP' });
   const result = await run('check', url());
   assert.equal(result.code, 1);
   assert.equal(result.stdout, 'UP\n');
@@ -73,14 +72,14 @@ test('check exits 1 when the probe does not answer within --timeout (a bare numb
 });
 
 test('durations accept 500ms, 2s, 1m, a bare number and --timeout=…', async (t) => {
-  const { url } = await startedProbe(t, 'READY');
+  const { url } = await startedProbe(t, { state: 'READY' });
   const accepted = [['--timeout', '500ms'], ['-t', '2s'], ['--timeout', '1m'], ['--timeout', '3'], ['--timeout', '1.5'], ['--timeout=250ms']];
   const results = await Promise.all(accepted.map((args) => run('check', url(), ...args)));
   results.forEach((result, i) => assert.equal(result.code, 0, `${accepted[i].join(' ')}: ${result.stderr}`));
 });
 
 test('a bad duration is a usage error (exit 2)', async (t) => {
-  const { url } = await startedProbe(t, 'READY');
+  const { url } = await startedProbe(t, { state: 'READY' });
   const rejected = ['5x', '1h', 'ms', '0', '0ms', '1e3', '.5', '', '-1', '2 s', '99999999999'];
   const results = await Promise.all(rejected.map((bad) => run('check', url(), `--timeout=${bad}`)));
   results.forEach((result, i) => {
@@ -144,28 +143,36 @@ test('--version prints the version from package.json', async () => {
 });
 
 test('check loads only what it needs: node:https, tls and undici stay unloaded and the probe is not imported', async (t) => {
-  const { url } = await startedProbe(t, 'READY');
+  const { url } = await startedProbe(t, { state: 'READY' });
   const report = 'process.on("exit", () => process.stderr.write(JSON.stringify(process.moduleLoadList.filter((m) => /https|tls|undici/.test(m)))))';
   const result = await start(['check', url()], ['--import', `data:text/javascript,${encodeURIComponent(report)}`]).done;
   assert.equal(result.code, 0);
   assert.deepEqual(JSON.parse(result.stderr), []);
   // Static imports of the CLI: the probe and server modules are loaded only by `serve`.
   const imports = [...readFileSync(new URL('../dist/cli.js', import.meta.url), 'utf8').matchAll(/^import .* from '([^']+)';$/gm)].map((m) => m[1]);
-  assert.deepEqual(imports.sort(), ['./client.js', './errors.js', './state.js', 'node:util']);
+  assert.deepEqual(imports.sort(), ['./client.js', './errors.js', './options.js', './state.js', 'node:util']);
 });
 
 test('wait exits 0 once a probe turns READY mid-wait, silent when stderr is no terminal', async (t) => {
-  const ready = await startedProbe(t, 'READY');
-  const warming = await startedProbe(t, 'UP');
+  const ready = await startedProbe(t, { state: 'READY' });
+  const warming = await startedProbe(t, { state: 'UP' });
+  // A readiness check runs on every /ready request: it tells when the CLI has asked the warming
+  // probe (and seen it UP), so the probe turns READY mid-wait, after an event rather than a sleep.
+  let asked;
+  const firstAsk = new Promise((resolve) => (asked = resolve));
+  warming.probe.addCheck('asked', () => {
+    asked();
+    return true;
+  });
   const waiting = start(['wait', ready.url(), warming.url(), '--timeout', '20s', '--interval', '100ms']).done;
-  await delay(500);
+  await within(firstAsk, 10_000, 'the CLI asking the warming probe');
   warming.probe.setState('READY');
   assert.deepEqual(await waiting, { code: 0, signal: null, stdout: '', stderr: '' });
 });
 
 test('wait exits 1 on timeout, naming only the URLs that were not ready', async (t) => {
-  const ready = await startedProbe(t, 'READY');
-  const up = await startedProbe(t, 'UP');
+  const ready = await startedProbe(t, { state: 'READY' });
+  const up = await startedProbe(t, { state: 'UP' });
   const refused = `http://127.0.0.1:${await closedPort()}/ready`;
   const result = await run('wait', ready.url(), up.url(), refused, '-t', '700ms', '-i', '100ms');
   assert.equal(result.code, 1);

@@ -29,7 +29,7 @@ function isClientError(code, extra = {}) {
 }
 
 test('fetchServiceState reads the state word of each endpoint, whatever its status (200 or 503)', async (t) => {
-  const { probe, url } = await startedProbe(t, 'UP');
+  const { probe, url } = await startedProbe(t, { state: 'UP' });
   for (const state of ['UP', 'READY', 'DRAINING', 'DOWN']) {
     probe.setState(state);
     assert.equal(await fetchServiceState(url('/ready')), state, `/ready while ${state}`);
@@ -78,7 +78,7 @@ test('a 3xx answer is read as a probe answer and its redirect is not followed', 
 });
 
 test('a status that is no probe answer (404, 500) rejects BAD_STATUS with the status and URL', async (t) => {
-  const { url } = await startedProbe(t, 'READY');
+  const { url } = await startedProbe(t, { state: 'READY' });
   await assert.rejects(fetchServiceState(url('/nope')), isClientError('BAD_STATUS', { status: 404, url: url('/nope') }));
   const server = await rawServer(t, (req, res) => {
     res.statusCode = 500;
@@ -181,7 +181,7 @@ test('invalid URLs reject INVALID_URL before any request, naming the URL', async
 });
 
 test('a URL object is accepted and reported as its href', async (t) => {
-  const { url } = await startedProbe(t, 'READY');
+  const { url } = await startedProbe(t, { state: 'READY' });
   assert.equal(await fetchServiceState(new URL(url())), 'READY');
   await assert.rejects(fetchServiceState(new URL('ftp://x/')), isClientError('INVALID_URL', { url: 'ftp://x/' }));
 });
@@ -230,7 +230,7 @@ test('requests say who they are: GET, Accept text/plain, User-Agent service-prob
 });
 
 test('isReady is true only for READY; an unreachable, silent or failing probe is simply not ready', async (t) => {
-  const { probe, url } = await startedProbe(t, 'READY');
+  const { probe, url } = await startedProbe(t, { state: 'READY' });
   assert.equal(await isReady(url()), true);
   probe.setState('DRAINING');
   assert.equal(await isReady(url()), false);
@@ -242,12 +242,15 @@ test('isReady is true only for READY; an unreachable, silent or failing probe is
 });
 
 test('waitUntilReady resolves once every probe is READY, reporting progress on the way', async (t) => {
-  const ready = await startedProbe(t, 'READY');
-  const warming = await startedProbe(t, 'UP');
+  const ready = await startedProbe(t, { state: 'READY' });
+  const warming = await startedProbe(t, { state: 'UP' });
   const progress = [];
-  const timer = setTimeout(() => warming.probe.setState('READY'), 300);
-  t.after(() => clearTimeout(timer));
-  await waitUntilReady([ready.url(), warming.url()], { timeoutMs: 10_000, intervalMs: 50, onProgress: (p) => progress.push(p) });
+  // The warming probe turns READY once the first round has seen it UP: after an event, not a sleep.
+  const onProgress = (p) => {
+    progress.push(p);
+    if (progress.length === 1) warming.probe.setState('READY');
+  };
+  await waitUntilReady([ready.url(), warming.url()], { timeoutMs: 10_000, intervalMs: 50, onProgress });
   assert.equal(warming.probe.state, 'READY');
   const first = progress[0];
   assert.equal(first.attempt, 1);
@@ -267,8 +270,8 @@ test('waitUntilReady asks a READY probe once and stops asking it', async (t) => 
 });
 
 test('waitUntilReady rejects NOT_READY after timeoutMs, naming each URL that was not ready and why', async (t) => {
-  const ready = await startedProbe(t, 'READY');
-  const up = await startedProbe(t, 'UP');
+  const ready = await startedProbe(t, { state: 'READY' });
+  const up = await startedProbe(t, { state: 'UP' });
   const refused = `http://127.0.0.1:${await closedPort()}/ready`;
   const began = performance.now();
   await assert.rejects(waitUntilReady([ready.url(), up.url(), refused], { timeoutMs: 500, intervalMs: 50 }), (error) => {
@@ -308,7 +311,7 @@ test('waitUntilReady stops on abort: ABORTED with the reason, and no request aft
 });
 
 test('an onProgress that throws rejects the wait with its error', async (t) => {
-  const { url } = await startedProbe(t, 'UP');
+  const { url } = await startedProbe(t, { state: 'UP' });
   const boom = new Error('boom');
   await assert.rejects(waitUntilReady(url(), { intervalMs: 20, onProgress: () => { throw boom; } }), boom);
 });
@@ -324,7 +327,7 @@ test('whyNotReady names a state, a status or a failure in a few words', () => {
 
 test('require("service-probe/client") gives the same client, and its errors match instanceof', async (t) => {
   const cjs = require('service-probe/client');
-  const { url } = await startedProbe(t, 'READY');
+  const { url } = await startedProbe(t, { state: 'READY' });
   assert.equal(await cjs.fetchServiceState(url()), 'READY');
   assert.equal(await cjs.isReady(url()), true);
   await assert.rejects(cjs.fetchServiceState('ftp://x'), (error) => error instanceof ProbeClientError && error.code === 'INVALID_URL');
@@ -334,8 +337,8 @@ test('require("service-probe/client") gives the same client, and its errors matc
 // Runs the client in a child process against servers in this one: the child must exit by itself
 // (no socket or timer left), report no leftover handles, and never load node:https or undici.
 test('after every kind of outcome the client leaves no socket or timer, and loads neither https nor undici', async (t) => {
-  const ready = await startedProbe(t, 'READY');
-  const up = await startedProbe(t, 'UP');
+  const ready = await startedProbe(t, { state: 'READY' });
+  const up = await startedProbe(t, { state: 'UP' });
   const silent = await silentServer(t);
   const refused = `http://127.0.0.1:${await closedPort()}/ready`;
   const script = `

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 const demo = fileURLToPath(new URL('../examples/demo.mjs', import.meta.url));
 
 async function runDemo(t) {
-  const child = spawn(process.execPath, [demo], { env: { ...process.env, PORT: '0', WARM_UP_MS: '300' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [demo], { env: { ...process.env, PORT: '0', WARM_UP_MS: '1000' }, stdio: ['ignore', 'pipe', 'pipe'] });
   t.after(() => child.kill('SIGKILL'));
   let out = '';
   child.stdout.setEncoding('utf8');

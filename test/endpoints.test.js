@@ -4,13 +4,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createProbe, ServiceState } from '../dist/index.js';
 import { rawRequest } from './helpers/http.js';
+import { startedProbe } from './helpers/servers.js';
 
-async function startedProbe(t, options = {}) {
-  const probe = createProbe({ host: '127.0.0.1', port: 0, ...options });
-  const { port } = await probe.start();
-  t.after(() => probe.stop());
-  return { probe, port, url: `http://127.0.0.1:${port}` };
-}
 
 const HEALTH_PATHS = ['/', '/health', '/health/', '/live', '/live/', '/health?x=1', '/?a=b'];
 const READY_PATHS = ['/ready', '/ready/', '/ready?x=1', '/ready/?a=b&c'];
@@ -25,15 +20,15 @@ const TABLE = [
 
 for (const [state, healthStatus, readyStatus] of TABLE) {
   test(`in state ${state}, health paths answer ${healthStatus} and ready paths ${readyStatus}, body the state word`, async (t) => {
-    const { probe, url } = await startedProbe(t);
+    const { probe, base } = await startedProbe(t);
     probe.setState(state);
     for (const path of HEALTH_PATHS) {
-      const res = await fetch(url + path);
+      const res = await fetch(base + path);
       assert.equal(res.status, healthStatus, path);
       assert.equal(await res.text(), state, path);
     }
     for (const path of READY_PATHS) {
-      const res = await fetch(url + path);
+      const res = await fetch(base + path);
       assert.equal(res.status, readyStatus, path);
       assert.equal(await res.text(), state, path);
     }
@@ -102,14 +97,14 @@ test('unknown paths answer 404 with a fixed body that never echoes the request',
 });
 
 test('the query string never changes routing', async (t) => {
-  const { probe, url } = await startedProbe(t);
+  const { probe, base } = await startedProbe(t);
   probe.setState('READY');
   for (const path of ['/ready?', '/ready?ready=false', '/ready?/health', '/health?/ready']) {
-    const res = await fetch(url + path);
+    const res = await fetch(base + path);
     assert.equal(res.status, 200, path);
   }
   probe.setState('UP');
-  assert.equal((await fetch(`${url}/ready?/health`)).status, 503);
+  assert.equal((await fetch(`${base}/ready?/health`)).status, 503);
 });
 
 test('absolute-form targets route by their path', async (t) => {
@@ -189,8 +184,8 @@ test('curl sees the same answers (where curl is installed)', async (t) => {
     t.diagnostic('curl not installed; the raw-socket and fetch tests above cover the same answers');
     return;
   }
-  const { probe, url } = await startedProbe(t);
-  const ask = async (path, ...args) => (await run('curl', ['-s', '-o', '-', '-w', ' %{http_code}', ...args, url + path])).stdout;
+  const { probe, base } = await startedProbe(t);
+  const ask = async (path, ...args) => (await run('curl', ['-s', '-o', '-', '-w', ' %{http_code}', ...args, base + path])).stdout;
   assert.equal(await ask('/ready'), 'UP 503');
   probe.setState('READY');
   assert.equal(await ask('/ready/'), 'READY 200');

@@ -9,22 +9,12 @@ import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createProbe, ServiceState, ProbeArgumentError, SHUTDOWN_DEFAULTS, shutdownDefaults, inKubernetes } from '../dist/index.js';
 import { startInstance } from './fixtures/instance.js';
+import { startedProbe } from './helpers/servers.js';
 
 function recordingLogger() {
   const lines = [];
   const at = (level) => (message) => lines.push(`${level} ${message}`);
   return { lines, logger: { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') } };
-}
-
-async function startedProbe(t, options = {}) {
-  const probe = createProbe({ host: '127.0.0.1', port: 0, state: ServiceState.Ready, ...options });
-  const { port } = await probe.start();
-  t.after(() => probe.stop());
-  const get = async (path) => {
-    const res = await fetch(`http://127.0.0.1:${port}${path}`);
-    return `${res.status} ${await res.text()}`;
-  };
-  return { probe, port, get };
 }
 
 test('importing the package and creating a probe installs no signal handler and no timer', () => {
@@ -46,36 +36,45 @@ test('importing the package and creating a probe installs no signal handler and 
 });
 
 test('shutdown turns DRAINING at once: /ready 503 and /health 200 during the drain delay', async (t) => {
-  const { probe, get } = await startedProbe(t);
+  const { probe, get } = await startedProbe(t, { state: 'READY' });
+  // A hold keeps the probe server up until the requests below are answered, however slow the
+  // machine: without it a loaded machine can reach the end of the sequence (and the probe's stop)
+  // between two requests.
+  const release = probe.hold('requests of this test');
   const done = probe.shutdown({ drainDelayMs: 300, exit: false });
   assert.equal(probe.state, ServiceState.Draining);
   assert.equal(await get('/ready'), '503 DRAINING');
   assert.equal(await get('/health'), '200 DRAINING');
+  release();
   assert.deepEqual(await done, { exitCode: 0, timedOut: false, failedHooks: [], openHolds: [] });
   assert.equal(probe.address, undefined, 'the probe server is stopped at the end');
 });
 
 test('readyWhileDraining keeps /ready at 200 (body DRAINING) while draining', async (t) => {
-  const { probe, get } = await startedProbe(t);
+  const { probe, get } = await startedProbe(t, { state: 'READY' });
+  const release = probe.hold('requests of this test');
   const done = probe.shutdown({ drainDelayMs: 200, exit: false, readyWhileDraining: true });
   assert.equal(await get('/ready'), '200 DRAINING');
+  release();
   assert.equal((await done).exitCode, 0);
 });
 
 test('readyWhileDraining holds with health checks registered too, and a failing check still fails /ready', async (t) => {
-  const { probe, get } = await startedProbe(t);
+  const { probe, get } = await startedProbe(t, { state: 'READY' });
   let passing = true;
   probe.addCheck('postgres', () => passing);
+  const release = probe.hold('requests of this test');
   const done = probe.shutdown({ drainDelayMs: 300, exit: false, readyWhileDraining: true });
   assert.equal(await get('/ready'), '200 DRAINING');
   passing = false;
   assert.equal((await get('/ready')).slice(0, 3), '503');
+  release();
   assert.equal((await done).exitCode, 0);
 });
 
 test('the sequence runs in order: drain delay, tracked servers, holds, hooks newest first, probe stop; a log line at each step', async (t) => {
   const { lines, logger } = recordingLogger();
-  const { probe } = await startedProbe(t, { logger });
+  const { probe } = await startedProbe(t, { state: 'READY', logger });
   const order = [];
   const app = http.createServer((req, res) => res.end('app'));
   await new Promise((resolve) => app.listen(0, '127.0.0.1', resolve));
@@ -106,7 +105,7 @@ test('the sequence runs in order: drain delay, tracked servers, holds, hooks new
 
 test('a failing hook is logged, the rest still run, and the exit code is 1', async (t) => {
   const { lines, logger } = recordingLogger();
-  const { probe } = await startedProbe(t, { logger });
+  const { probe } = await startedProbe(t, { state: 'READY', logger });
   const ran = [];
   probe.onShutdown(() => ran.push('closeDatabase'), { name: 'closeDatabase' });
   probe.onShutdown(() => {
@@ -122,7 +121,7 @@ test('a failing hook is logged, the rest still run, and the exit code is 1', asy
 
 test('timeoutMs bounds the wait for holds: it gives up, names the open holds, and the exit code is 1', async (t) => {
   const { lines, logger } = recordingLogger();
-  const { probe } = await startedProbe(t, { logger });
+  const { probe } = await startedProbe(t, { state: 'READY', logger });
   probe.hold('job 42');
   const released = probe.hold('job 43');
   released();
@@ -134,7 +133,7 @@ test('timeoutMs bounds the wait for holds: it gives up, names the open holds, an
 });
 
 test('shutdown() is idempotent: every call returns the same promise', async (t) => {
-  const { probe } = await startedProbe(t);
+  const { probe } = await startedProbe(t, { state: 'READY' });
   let runs = 0;
   probe.onShutdown(() => runs++);
   const first = probe.shutdown({ exit: false });
@@ -146,7 +145,7 @@ test('shutdown() is idempotent: every call returns the same promise', async (t) 
 });
 
 test('a tracked server closes idle keep-alive connections and answers requests made while draining with Connection: close', async (t) => {
-  const { probe } = await startedProbe(t);
+  const { probe } = await startedProbe(t, { state: 'READY' });
   let release;
   const app = http.createServer((req, res) => {
     if (req.url === '/wait') release = () => res.end('late');
@@ -182,7 +181,7 @@ test('a tracked server closes idle keep-alive connections and answers requests m
 });
 
 test('bad shutdown options are rejected naming the value, and nothing changes', async (t) => {
-  const { probe } = await startedProbe(t);
+  const { probe } = await startedProbe(t, { state: 'READY' });
   const listeners = process.listenerCount('SIGTERM');
   for (const [options, name] of [
     [{ drainDelayMs: -1 }, 'drainDelayMs'],
@@ -204,7 +203,7 @@ test('bad shutdown options are rejected naming the value, and nothing changes', 
 });
 
 test('handleSignals returns a function that removes its handlers', async (t) => {
-  const { probe } = await startedProbe(t);
+  const { probe } = await startedProbe(t, { state: 'READY' });
   const before = process.listenerCount('SIGTERM');
   const remove = probe.handleSignals({ exit: false });
   assert.equal(process.listenerCount('SIGTERM'), before + 1);

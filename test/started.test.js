@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createProbe } from '../dist/index.js';
-import { MODES, serve, get } from './checks-support.js';
+import { MODES, serve, get } from './helpers/checks.js';
 
 for (const mode of MODES) {
   test(`[${mode}] /started answers 503 until READY once, then 200 for good, whatever the state`, async (t) => {

@@ -1,16 +1,25 @@
-// Real servers for client and CLI tests: probes on port 0, raw node:http servers that answer
+// Real servers for tests: probes on port 0, raw node:http servers that answer
 // what a test needs, servers that never answer, and ports that were just closed.
 import { createServer as createHttpServer } from 'node:http';
 import { createServer as createNetServer } from 'node:net';
 import { once } from 'node:events';
 import { createProbe } from '../../dist/index.js';
 
-/** A started probe on 127.0.0.1; `url(path)` gives its URLs. Stopped after the test. */
-export async function startedProbe(t, state = 'UP') {
-  const probe = createProbe({ host: '127.0.0.1', port: 0, state });
+/**
+ * A started probe on 127.0.0.1, port 0, with `options` (createProbe's); stopped after the test. On
+ * the server SERVICE_PROBE_SERVER names (net by default), so each suite runs on both.
+ * `base` is its origin, `url(path)` a URL (`/ready` by default), `get(path)` resolves `"<status> <body>"`.
+ */
+export async function startedProbe(t, options = {}) {
+  const probe = createProbe({ host: '127.0.0.1', port: 0, ...options });
   const { port } = await probe.start();
   t.after(() => probe.stop());
-  return { probe, port, url: (path = '/ready') => `http://127.0.0.1:${port}${path}` };
+  const base = `http://127.0.0.1:${port}`;
+  const get = async (path) => {
+    const res = await fetch(base + path);
+    return `${res.status} ${await res.text()}`;
+  };
+  return { probe, port, base, url: (path = '/ready') => base + path, get };
 }
 
 /**

@@ -1,7 +1,7 @@
 // Shared by the checks tests: a probe behind its own server or behind probe.handle() in a plain
 // node:http server, and a GET that opens a connection of its own (nothing pooled stays open).
 import { createServer, request } from 'node:http';
-import { createProbe } from '../dist/index.js';
+import { createProbe } from '../../dist/index.js';
 
 /** The two ways a probe answers: its standalone server, and handle() inside someone else's server. */
 export const MODES = ['standalone', 'handle'];

@@ -1,0 +1,177 @@
+// The node:http transport: the standalone server on node:http (`server: 'http'`), and the response
+// writing that `probe.handle()` uses inside someone else's node:http server. It carries bytes
+// only: it asks `Probe.answer` and writes what it gets back, adding HEAD, `Connection: close` and
+// framing from its own request and its own state. Limits, bind, the cap, the refusal bytes and the
+// stop come from the server core.
+
+import { createServer, type IncomingMessage, type OutgoingHttpHeader, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Log } from './log.js';
+import { BAD_REQUEST, EXPECTATION_FAILED, HEADERS_TOO_LARGE, METHOD_NOT_ALLOWED, REQUEST_TIMEOUT, withConnectionClose, type RenderedResponse } from './render.js';
+import { bind, endThenDestroy, MAX_QUEUED_ANSWERS, OpenConnections, refusalBytes, stopWithin, type Answerer, type Listen, type ProbeServer } from './server-core.js';
+
+// ---- Response writing, shared with probe.handle() -------------------------------------------
+
+// Header lookups scan rawHeaders instead of reading `req.headers`, which node:http builds lazily
+// as a new object on first access: the plain GET /ready path stays allocation-free.
+function rawHeader(req: IncomingMessage, lowerName: string): string | undefined {
+  const raw = req.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === lowerName.length && name.toLowerCase() === lowerName) return raw[i + 1];
+  }
+  return undefined;
+}
+
+/** The request's `Accept` header, read without building `req.headers`. */
+export function acceptOf(req: IncomingMessage): string | undefined {
+  return rawHeader(req, 'accept');
+}
+
+// A probe never reads a request body. When one is announced, the connection is closed after the
+// answer instead of reading and discarding an arbitrary amount of data to keep it alive.
+function announcesBody(req: IncomingMessage): boolean {
+  const length = rawHeader(req, 'content-length');
+  return (length !== undefined && length !== '0') || rawHeader(req, 'transfer-encoding') !== undefined;
+}
+
+/**
+ * A probe answer is the same bytes wherever it is mounted: headers a framework or an earlier
+ * middleware set on the response (Express's X-Powered-By, CORS, …) are dropped. `Connection`
+ * stays: a draining tracked server sets it to ask the client to close.
+ */
+export function clearHostHeaders(res: ServerResponse): void {
+  for (const name of res.getHeaderNames()) if (name !== 'connection') res.removeHeader(name);
+}
+
+function writeResponse(req: IncomingMessage, res: ServerResponse, response: RenderedResponse, closing: boolean): void {
+  // A response that waited for checks may find its client gone, or an answer already written
+  // (by a framework, or a second call of handle()): it is then dropped, never written twice.
+  if (res.headersSent || res.writableEnded || res.destroyed || req.socket?.destroyed === true) return;
+  const sent = closing || announcesBody(req) ? withConnectionClose(response) : response;
+  res.writeHead(sent.status, sent.headers as OutgoingHttpHeader[]);
+  res.end(req.method === 'HEAD' ? undefined : sent.body);
+}
+
+/**
+ * Writes an answer of `Probe.answer` on a node:http response, now or once it settles. HEAD gets no
+ * body; `closing()` (asked when the answer is written) and a request that announces a body add
+ * `Connection: close`.
+ */
+export function respond(req: IncomingMessage, res: ServerResponse, answer: RenderedResponse | Promise<RenderedResponse>, closing: () => boolean, log: Log): void {
+  if (!(answer instanceof Promise)) {
+    writeResponse(req, res, answer, closing());
+    return;
+  }
+  // Probe.answer never rejects; the guard keeps a bug from becoming an unhandled rejection.
+  answer.then(
+    (settled) => writeResponse(req, res, settled, closing()),
+    (error: unknown) => log.error(`probe: answering failed: ${String(error)}`),
+  );
+}
+
+/** For `probe.handle()`: the host server decides when its connections close. */
+export const NEVER_CLOSING = (): boolean => false;
+
+// ---- The standalone node:http server --------------------------------------------------------
+
+// RFC 9112 §3.2: a server MUST answer 400 to an HTTP/1.1 request without Host. HTTP/1.0 needs
+// none (old health checkers send none), so only 1.1 is held to it.
+function requireHost(req: IncomingMessage, res: ServerResponse): boolean {
+  if (req.httpVersionMajor !== 1 || req.httpVersionMinor !== 1) return true;
+  const raw = req.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.length === 4 && raw[i]!.toLowerCase() === 'host') return true;
+  res.writeHead(BAD_REQUEST.status, BAD_REQUEST.headers as string[]);
+  res.end(BAD_REQUEST.body);
+  return false;
+}
+
+const queuedAnswers = Symbol('service-probe.queuedAnswers');
+type CountedSocket = Socket & { [queuedAnswers]?: number };
+
+// Counted only for queued answers, so the plain one-at-a-time path pays nothing.
+function withinPipelineLimit(req: IncomingMessage, res: ServerResponse, log: Log): boolean {
+  // node:http gives a response its socket at once unless an earlier answer is still being written.
+  if (res.socket !== null) return true;
+  const socket = req.socket as CountedSocket;
+  const queued = (socket[queuedAnswers] ?? 0) + 1;
+  if (queued > MAX_QUEUED_ANSWERS) {
+    if (!socket.destroyed) log.debug(`probe server: more than ${MAX_QUEUED_ANSWERS} pipelined answers unread; closing the connection`);
+    socket.destroy();
+    return false;
+  }
+  socket[queuedAnswers] = queued;
+  res.once('finish', () => {
+    socket[queuedAnswers] = (socket[queuedAnswers] ?? 1) - 1;
+  });
+  return true;
+}
+
+function onClientError(error: NodeJS.ErrnoException, socket: Socket, log: Log): void {
+  log.debug(`probe server: client error ${error.code ?? error.message}`);
+  // A response is under way on this socket (node:http's own check): it can only be cut.
+  const inFlight = (socket as unknown as { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+  if (error.code === 'ECONNRESET' || !socket.writable || inFlight?.headersSent) {
+    socket.destroy();
+    return;
+  }
+  const answer = error.code === 'HPE_HEADER_OVERFLOW' ? HEADERS_TOO_LARGE : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? REQUEST_TIMEOUT : BAD_REQUEST;
+  endThenDestroy(socket, refusalBytes(answer));
+}
+
+// node:http's closeIdleConnections() leaves alone a connection that has not sent a byte yet (it
+// counts as a request under way, so that headersTimeout applies to it). Such a connection has no
+// request to finish: a stop closes it at once instead of waiting out the grace period for it.
+function closeIdle(server: Server, open: OpenConnections<unknown>): void {
+  server.closeIdleConnections();
+  for (const socket of open.sockets()) if (socket.bytesRead === 0) socket.destroy();
+}
+
+/** Starts the node:http probe server; rejects a ProbeStartError `SOCKET_UNAVAILABLE` and leaves nothing behind if it cannot bind. */
+export const listenHttp: Listen = (answerer: Answerer, host, port, limits, log) => {
+  const server = createServer({
+    maxHeaderSize: limits.maxHeaderSize,
+    headersTimeout: limits.headersTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    // How often node:http enforces the two timeouts above; its default (30 s) would let a
+    // slowloris hold a connection for up to 30 s past the limit.
+    connectionsCheckingInterval: Math.min(1000, limits.headersTimeoutMs),
+    // node:http's own answer to a missing Host is a bare chunked 400 without the headers every
+    // probe response carries; the probe sends its own fixed 400 instead (see requireHost).
+    requireHostHeader: false,
+  });
+  let stopping = false;
+  const closing = (): boolean => stopping;
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    if (!withinPipelineLimit(req, res, log) || !requireHost(req, res)) return;
+    respond(req, res, answerer.answer(req.method ?? '', req.url ?? '', acceptOf(req)), closing, log);
+  });
+
+  const open = new OpenConnections<undefined>(limits.maxConnections, log);
+  server.on('connection', (socket: Socket) => open.add(socket, undefined));
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => onClientError(error, socket, log));
+  // node:http gives CONNECT requests to 'connect' listeners and, with none, drops the connection
+  // without a word; the probe answers it like any other method it does not serve.
+  server.on('connect', (_req: IncomingMessage, socket: Socket) => endThenDestroy(socket, refusalBytes(METHOD_NOT_ALLOWED)));
+  // node:http's own answer to an unknown `Expect` is a bare 417 without the probe's headers.
+  server.on('checkExpectation', (_req: IncomingMessage, res: ServerResponse) => {
+    res.writeHead(EXPECTATION_FAILED.status, EXPECTATION_FAILED.headers as string[]);
+    res.end(EXPECTATION_FAILED.body);
+  });
+
+  return bind(server, host, port, log).then((bound): ProbeServer => {
+    let stopped: Promise<boolean> | undefined;
+    return {
+      bound,
+      get connections() {
+        return open.size;
+      },
+      stop(graceMs: number): Promise<boolean> {
+        stopping = true;
+        stopped ??= stopWithin(server, open, () => closeIdle(server, open), graceMs, log);
+        return stopped;
+      },
+    };
+  });
+};
