@@ -5,11 +5,12 @@
 import { EventEmitter } from 'node:events';
 import type { IncomingMessage, OutgoingHttpHeader, ServerResponse } from 'node:http';
 import { CheckRegistry, type CheckFunction, type CheckOptions } from './checks.js';
+import type { MetricsEndpoint } from './metrics-endpoint.js';
 import { ProbeArgumentError, ProbeStartError } from './errors.js';
 import { createLog, type Log, type ProbeLogger } from './log.js';
 import { toHost, toOptions, toPort, toPositiveInteger, toState, type AddressInput } from './options.js';
 import { METHOD_NOT_ALLOWED, NOT_FOUND, renderDetailed, stateText, withConnectionClose, type RenderedResponse } from './render.js';
-import { route, type ProbeRoute, type Route } from './routes.js';
+import { route, type MetricsFormat, type ProbeRoute, type Route } from './routes.js';
 import { listenRaw, type RawAnswer } from './raw-server.js';
 import { DEFAULT_LIMITS, listen, type BoundAddress, type ProbeServer, type ServerLimits } from './server.js';
 import { Shutdown, shutdownDefaults, toShutdownOptions, type ShutdownHook, type ShutdownHookOptions, type ShutdownOptions, type ShutdownResult, type TrackableServer } from './shutdown.js';
@@ -60,6 +61,12 @@ export interface ProbeOptions {
    * environment variable (`net` or `http`) decides, so a whole test suite can run on either.
    */
   server?: ServerKind;
+  /**
+   * Serve `GET /metrics`: the state, the verdicts and the checks' latest outcomes in the Prometheus
+   * text format (OpenMetrics when the scraper asks for it). Reading it never runs a check. Default
+   * `false` (`/metrics` is then not the probe's path). See docs/metrics.md.
+   */
+  metrics?: boolean;
 }
 
 /** The standalone server's request reader: the probe's own on node:net, or node:http. */
@@ -77,6 +84,7 @@ const OPTION_NAMES = [
   'maxConnections',
   'exposeDetails',
   'server',
+  'metrics',
 ] as const;
 
 /** Per-start overrides of the probe's `host`, `port` and initial `state`. */
@@ -118,6 +126,9 @@ export class Probe extends EventEmitter<ProbeEvents> {
   #stopping: Promise<void> | undefined;
   #shutdown: Shutdown | undefined;
   #readyWhileDraining = false;
+  // `/metrics`: a promise while its module loads (only probes with `metrics: true` load it).
+  #metrics: MetricsEndpoint | Promise<MetricsEndpoint> | undefined;
+  readonly #metricsEnabled: boolean;
 
   constructor(options?: ProbeOptions) {
     super();
@@ -144,8 +155,16 @@ export class Probe extends EventEmitter<ProbeEvents> {
     this.#exposeDetails = given.exposeDetails ?? false;
     this.#serverKind = toServerKind(given.server);
     this.#log = createLog(given.logger);
+    if (given.metrics !== undefined && typeof given.metrics !== 'boolean') {
+      throw new ProbeArgumentError('options.metrics', 'a boolean', given.metrics);
+    }
     this.#checks = new CheckRegistry(this.#log, (outcome) => this.emit('check', outcome));
     if (this.#state === ServiceState.Ready) this.#started = true;
+    this.#metricsEnabled = given.metrics === true;
+    if (this.#metricsEnabled) {
+      this.#metrics = this.#loadMetrics();
+      this.#metrics.catch((error: unknown) => this.#log.error(`probe: loading the metrics endpoint failed: ${String(error)}`));
+    }
   }
 
   /** The current state. */
@@ -208,7 +227,7 @@ export class Probe extends EventEmitter<ProbeEvents> {
       const server =
         this.#serverKind === 'net'
           ? await listenRaw((method, target, accept) => this.#answerRaw(method, target, accept), host, port, this.#limits, this.#log)
-          : await listen((req, res) => this.#respond(req, res, route(req.method, req.url, acceptOf(req)), server), host, port, this.#limits, this.#log);
+          : await listen((req, res) => this.#respond(req, res, route(req.method, req.url, acceptOf(req), '', this.#metricsEnabled), server), host, port, this.#limits, this.#log);
       this.#server = server;
       this.#stopping = undefined;
       this.#checks.open();
@@ -256,8 +275,8 @@ export class Probe extends EventEmitter<ProbeEvents> {
    */
   handle(req: IncomingMessage, res: ServerResponse, prefix = ''): boolean {
     if (prefix !== '') toPrefix(prefix, 'prefix');
-    const routed = route(req.method, req.url, acceptOf(req), prefix);
-    if (routed.kind !== 'probe' && !routed.owned) return false;
+    const routed = route(req.method, req.url, acceptOf(req), prefix, this.#metricsEnabled);
+    if (routed.kind !== 'probe' && routed.kind !== 'metrics' && !routed.owned) return false;
     clearHostHeaders(res);
     this.#respond(req, res, routed, undefined);
     return true;
@@ -375,13 +394,14 @@ export class Probe extends EventEmitter<ProbeEvents> {
 
   // The node:net server (raw-server.ts) asks here: the same decision, no req/res.
   #answerRaw(method: string, target: string, accept: string | undefined): RawAnswer | Promise<RawAnswer> {
-    const routed = route(method, target, accept);
+    const routed = route(method, target, accept, '', this.#metricsEnabled);
     const response = this.#answer(routed);
     return response instanceof Promise ? response.then((settled) => ({ response: settled, head: routed.head })) : { response, head: routed.head };
   }
 
   // The answer to a routed request: at once when no check has to run, later when one does.
   #answer(routed: Route): RenderedResponse | Promise<RenderedResponse> {
+    if (routed.kind === 'metrics') return this.#answerMetrics(routed.format);
     if (routed.kind !== 'probe') return routed.kind === 'not-found' ? NOT_FOUND : METHOD_NOT_ALLOWED;
     if (routed.check === undefined && !routed.verbose && routed.format === 'text' && (this.#checks.size === 0 || routed.endpoint === 'started')) {
       // The hot path: no check to run, a precomputed answer.
@@ -397,6 +417,33 @@ export class Probe extends EventEmitter<ProbeEvents> {
         this.#log.error(`probe: evaluating checks failed: ${String(error)}`);
         return stateText(503, this.#state);
       });
+  }
+
+  #answerMetrics(format: MetricsFormat): RenderedResponse | Promise<RenderedResponse> {
+    const metrics = this.#metrics!;
+    return metrics instanceof Promise ? metrics.then((loaded) => loaded.answer(format)) : metrics.answer(format);
+  }
+
+  // The module loads in the background; runs that finish meanwhile are kept for its counters.
+  async #loadMetrics(): Promise<MetricsEndpoint> {
+    const earlier: CheckOutcome[] = [];
+    const keep = (outcome: CheckOutcome): void => {
+      earlier.push(outcome);
+    };
+    this.on('check', keep);
+    const { MetricsEndpoint } = await import('./metrics-endpoint.js');
+    this.off('check', keep);
+    const endpoint = new MetricsEndpoint(
+      {
+        onCheck: (listener) => this.on('check', listener),
+        state: () => this.#state,
+        stateVerdict: (endpoint) => stateVerdict(endpoint, this.#state, this.#started, this.#readyWhileDraining),
+        latest: () => this.#checks.latest(),
+      },
+      earlier,
+    );
+    this.#metrics = endpoint;
+    return endpoint;
   }
 
   #render(routed: ProbeRoute, outcomes: readonly CheckOutcome[]): RenderedResponse {
