@@ -2,6 +2,8 @@
 // Accept negotiation and the route — without sockets.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { escapeHelp, escapeLabelValue, formatValue, METRIC_FAMILIES, renderMetrics } from '../dist/metrics.js';
 import { metricsFormatFromAccept, route } from '../dist/routes.js';
 import { parsePrometheus } from './helpers/metrics.js';
@@ -130,4 +132,42 @@ test('/metrics is a probe path only when metrics are on; GET and HEAD are served
   }
   // Shared route objects: the same request twice allocates no new route.
   assert.equal(route('GET', '/metrics', undefined, '', true), route('GET', '/metrics', undefined, '', true));
+});
+
+test('docs/metrics.md lists every family with its exact type, labels and HELP text', () => {
+  const doc = readFileSync(new URL('../docs/metrics.md', import.meta.url), 'utf8');
+  const rows = [...doc.matchAll(/^\| `(service_probe_\w+)` \| (\w+) \| ([^|]*) \| (.*) \|$/gm)].map(([, name, type, labels, help]) => ({
+    name,
+    type,
+    labels: labels.trim() === '—' ? [] : [...labels.matchAll(/`(\w+)`/g)].map((m) => m[1]),
+    help,
+  }));
+  assert.deepEqual(rows, Object.values(METRIC_FAMILIES).map(({ name, type, labels, help }) => ({ name, type, labels: [...labels], help })));
+});
+
+test('a service that does not turn metrics on does not load their code: no static import reaches it', () => {
+  const reached = new Set();
+  const visit = (file) => {
+    if (reached.has(file)) return;
+    reached.add(file);
+    const source = readFileSync(new URL(`../dist/${file}`, import.meta.url), 'utf8');
+    for (const [, target] of source.matchAll(/^(?:import|export)\s[^;]*?from\s+'\.\/([\w-]+\.js)'/gm)) visit(target);
+  };
+  visit('index.js');
+  assert.ok(reached.has('probe.js') && reached.has('routes.js') && reached.has('checks.js'), [...reached].join(' '));
+  assert.equal(reached.has('metrics.js'), false);
+  assert.equal(reached.has('metrics-endpoint.js'), false);
+});
+
+test('the CommonJS build serves /metrics too', async () => {
+  const { createProbe } = createRequire(import.meta.url)('../dist/cjs/index.js');
+  const probe = createProbe({ host: '127.0.0.1', port: 0, metrics: true, state: 'READY' });
+  const { port } = await probe.start();
+  try {
+    const response = await fetch(`http://127.0.0.1:${port}/metrics`, { headers: { connection: 'close' } });
+    assert.equal(response.status, 200);
+    assert.match(await response.text(), /^service_probe_ready 1$/m);
+  } finally {
+    await probe.stop();
+  }
 });

@@ -241,6 +241,23 @@ test('/metrics obeys the server limits: an oversized request head gets 431 and t
   assert.match(fine.body, /^service_probe_up 1$/m);
 });
 
+test('while draining with readyWhileDraining, service_probe_ready follows /ready (1), and 0 without it', async (t) => {
+  for (const readyWhileDraining of [true, false]) {
+    const probe = createProbe({ host: '127.0.0.1', port: 0, metrics: true, state: 'READY' });
+    t.after(() => probe.stop());
+    const { port } = await probe.start();
+    const base = `http://127.0.0.1:${port}`;
+    const done = probe.shutdown({ drainDelayMs: 300, exit: false, readyWhileDraining });
+    const ready = await get(`${base}/ready`);
+    const values = await scrape(base);
+    assert.equal(ready.status, readyWhileDraining ? 200 : 503);
+    assert.equal(values.get('service_probe_ready'), readyWhileDraining ? 1 : 0);
+    assert.equal(values.get('service_probe_state{state="DRAINING"}'), 1);
+    assert.equal(values.get('service_probe_up'), 1);
+    await done;
+  }
+});
+
 test('no unhandled rejection in this file', () => {
   assert.deepEqual(unhandled, []);
 });
