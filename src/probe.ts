@@ -5,9 +5,9 @@
 import { EventEmitter } from 'node:events';
 import type { IncomingMessage, OutgoingHttpHeader, ServerResponse } from 'node:http';
 import { CheckRegistry, type CheckFunction, type CheckOptions } from './checks.js';
-import type { MetricsEndpoint } from './metrics-endpoint.js';
 import { ProbeArgumentError, ProbeStartError } from './errors.js';
 import { createLog, type Log, type ProbeLogger } from './log.js';
+import type { MetricsEndpoint } from './metrics-endpoint.js';
 import { toHost, toOptions, toPort, toPositiveInteger, toState, type AddressInput } from './options.js';
 import { METHOD_NOT_ALLOWED, NOT_FOUND, renderDetailed, stateText, withConnectionClose, type RenderedResponse } from './render.js';
 import { route, type MetricsFormat, type ProbeRoute, type Route } from './routes.js';
