@@ -99,6 +99,20 @@ interface Entry {
   loggedReason: string | undefined;
 }
 
+/** A registered check and its latest outcome, as {@link CheckRegistry.latest} reads them. */
+export interface LatestOutcome {
+  readonly name: string;
+  readonly readiness: boolean;
+  readonly liveness: boolean;
+  readonly critical: boolean;
+  /**
+   * What a request answered from this check's latest result would count: the latest run's outcome,
+   * the "no result yet" failure of a background check before its first run, or `undefined` for an
+   * on-demand check that has not finished a run.
+   */
+  readonly outcome: CheckOutcome | undefined;
+}
+
 /** Which checks one request evaluates. */
 export interface Selection {
   readonly endpoint: Endpoint;
@@ -221,6 +235,15 @@ export class CheckRegistry {
       pending.push(result);
     }
     return sync ? (pending as CheckOutcome[]) : Promise.all(pending);
+  }
+
+  /** Every registered check with its latest outcome, in registration order. Runs nothing. */
+  latest(): LatestOutcome[] {
+    const list: LatestOutcome[] = [];
+    for (const entry of this.#entries.values()) {
+      list.push({ name: entry.name, readiness: entry.readiness, liveness: entry.liveness, critical: entry.critical, outcome: entry.last });
+    }
+    return list;
   }
 
   #result(entry: Entry): CheckOutcome | Promise<CheckOutcome> {

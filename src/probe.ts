@@ -9,9 +9,10 @@ import { ProbeArgumentError, ProbeStartError } from './errors.js';
 import { acceptOf, clearHostHeaders, listenHttp, NEVER_CLOSING, respond } from './http-server.js';
 import { createLog, type Log, type ProbeLogger } from './log.js';
 import { toBoolean, toHost, toOptions, toPort, toPrefix, toState, type AddressInput } from './options.js';
+import type { MetricsEndpoint } from './metrics-endpoint.js';
 import { listenRaw } from './raw-server.js';
 import { METHOD_NOT_ALLOWED, NOT_FOUND, renderDetailed, stateText, type RenderedResponse } from './render.js';
-import { route, type ProbeRoute, type Route } from './routes.js';
+import { route, type MetricsFormat, type ProbeRoute, type Route } from './routes.js';
 import { resolveLimits, type BoundAddress, type ProbeServer, type ServerLimits } from './server-core.js';
 import { Shutdown, type ShutdownHook, type ShutdownHookOptions, type ShutdownOptions, type ShutdownResult, type TrackableServer } from './shutdown.js';
 import { ServiceState } from './state.js';
@@ -61,6 +62,12 @@ export interface ProbeOptions {
    * environment variable (`net` or `http`) decides, so a whole test suite can run on either.
    */
   server?: ServerKind;
+  /**
+   * Serve `GET /metrics`: the state, the verdicts and the checks' latest outcomes in the Prometheus
+   * text format (OpenMetrics when the scraper asks for it). Reading it never runs a check. Default
+   * `false` (`/metrics` is then not the probe's path). See docs/metrics.md.
+   */
+  metrics?: boolean;
 }
 
 /** The standalone server's request reader: the probe's own on node:net, or node:http. */
@@ -78,6 +85,7 @@ const OPTION_NAMES = [
   'maxConnections',
   'exposeDetails',
   'server',
+  'metrics',
 ] as const;
 
 /** Per-start overrides of the probe's `host`, `port` and initial `state`. */
@@ -119,6 +127,9 @@ export class Probe extends EventEmitter<ProbeEvents> {
   #stopping: Promise<void> | undefined;
   #shutdown: Shutdown | undefined;
   #readyWhileDraining = false;
+  // `/metrics`: a promise while its module loads (only probes with `metrics: true` load it).
+  #metrics: MetricsEndpoint | Promise<MetricsEndpoint> | undefined;
+  readonly #metricsEnabled: boolean;
 
   constructor(options?: ProbeOptions) {
     super();
@@ -135,6 +146,11 @@ export class Probe extends EventEmitter<ProbeEvents> {
     this.#log = createLog(given.logger);
     this.#checks = new CheckRegistry(this.#log, (outcome) => this.emit('check', outcome));
     if (this.#state === ServiceState.Ready) this.#started = true;
+    this.#metricsEnabled = given.metrics === undefined ? false : toBoolean(given.metrics, 'options.metrics');
+    if (this.#metricsEnabled) {
+      this.#metrics = this.#loadMetrics();
+      this.#metrics.catch((error: unknown) => this.#log.error(`probe: loading the metrics endpoint failed: ${String(error)}`));
+    }
   }
 
   /** The current state. */
@@ -277,8 +293,8 @@ export class Probe extends EventEmitter<ProbeEvents> {
     if (typeof target !== 'string') throw new ProbeArgumentError('target', 'a string', target);
     if (accept !== undefined && typeof accept !== 'string') throw new ProbeArgumentError('accept', 'a string or undefined', accept);
     if (prefix !== undefined && prefix !== '') toPrefix(prefix, 'prefix');
-    const routed = route(method, target, accept, prefix);
-    if (prefix !== undefined && routed.kind !== 'probe' && !routed.owned) return undefined;
+    const routed = route(method, target, accept, prefix, this.#metricsEnabled);
+    if (prefix !== undefined && routed.kind !== 'probe' && routed.kind !== 'metrics' && !routed.owned) return undefined;
     return this.#answer(routed);
   }
 
@@ -372,6 +388,7 @@ export class Probe extends EventEmitter<ProbeEvents> {
 
   // The answer to a routed request: at once when no check has to run, later when one does.
   #answer(routed: Route): RenderedResponse | Promise<RenderedResponse> {
+    if (routed.kind === 'metrics') return this.#answerMetrics(routed.format);
     if (routed.kind !== 'probe') return routed.kind === 'not-found' ? NOT_FOUND : METHOD_NOT_ALLOWED;
     if (routed.check === undefined && !routed.verbose && routed.format === 'text' && (this.#checks.size === 0 || routed.endpoint === 'started')) {
       // The hot path: no check to run, a precomputed answer.
@@ -387,6 +404,33 @@ export class Probe extends EventEmitter<ProbeEvents> {
         this.#log.error(`probe: evaluating checks failed: ${String(error)}`);
         return stateText(503, this.#state);
       });
+  }
+
+  #answerMetrics(format: MetricsFormat): RenderedResponse | Promise<RenderedResponse> {
+    const metrics = this.#metrics!;
+    return metrics instanceof Promise ? metrics.then((loaded) => loaded.answer(format)) : metrics.answer(format);
+  }
+
+  // The module loads in the background; runs that finish meanwhile are kept for its counters.
+  async #loadMetrics(): Promise<MetricsEndpoint> {
+    const earlier: CheckOutcome[] = [];
+    const keep = (outcome: CheckOutcome): void => {
+      earlier.push(outcome);
+    };
+    this.on('check', keep);
+    const { MetricsEndpoint } = await import('./metrics-endpoint.js');
+    this.off('check', keep);
+    const endpoint = new MetricsEndpoint(
+      {
+        onCheck: (listener) => this.on('check', listener),
+        state: () => this.#state,
+        stateVerdict: (endpoint) => stateVerdict(endpoint, this.#state, this.#started, this.#readyWhileDraining),
+        latest: () => this.#checks.latest(),
+      },
+      earlier,
+    );
+    this.#metrics = endpoint;
+    return endpoint;
   }
 
   #render(routed: ProbeRoute, outcomes: readonly CheckOutcome[]): RenderedResponse {

@@ -22,6 +22,16 @@ export interface ProbeRoute {
   readonly format: Format;
 }
 
+/** Exposition format of `/metrics`: Prometheus text 0.0.4, or OpenMetrics 1.0 when asked for. */
+export type MetricsFormat = 'prometheus' | 'openmetrics';
+
+/** `GET /metrics` (only when the probe was created with `metrics: true`). */
+export interface MetricsRoute {
+  readonly kind: 'metrics';
+  readonly head: boolean;
+  readonly format: MetricsFormat;
+}
+
 /** A request the probe answers with a fixed error. */
 export interface ErrorRoute {
   readonly kind: 'not-found' | 'method-not-allowed';
@@ -33,7 +43,7 @@ export interface ErrorRoute {
   readonly owned: boolean;
 }
 
-export type Route = ProbeRoute | ErrorRoute;
+export type Route = ProbeRoute | MetricsRoute | ErrorRoute;
 
 // Paths are matched exactly, with at most one trailing slash, and never decoded or normalised:
 // `/re%61dy`, `//ready` and `/x/../ready` are not probe paths. A probe has no reason to be lenient,
@@ -68,6 +78,14 @@ function plainRoutes(head: boolean): Record<Endpoint, ProbeRoute> {
 const PLAIN_GET = plainRoutes(false);
 const PLAIN_HEAD = plainRoutes(true);
 
+// Four shared objects: `/metrics` allocates no route either.
+function metricsRoutes(head: boolean): Record<MetricsFormat, MetricsRoute> {
+  const make = (format: MetricsFormat): MetricsRoute => Object.freeze({ kind: 'metrics', head, format });
+  return { prometheus: make('prometheus'), openmetrics: make('openmetrics') };
+}
+const METRICS_GET = metricsRoutes(false);
+const METRICS_HEAD = metricsRoutes(true);
+
 function errorRoute(kind: ErrorRoute['kind'], head: boolean, owned: boolean): ErrorRoute {
   return Object.freeze({ kind, head, owned });
 }
@@ -85,8 +103,10 @@ const METHOD_NOT_ALLOWED_OTHER = errorRoute('method-not-allowed', false, false);
  * @param accept  the `Accept` header, if any
  * @param prefix  a mount prefix such as `/internal/health` (no trailing slash); paths outside it
  *                are not the probe's
+ * @param metrics whether `/metrics` is served (`createProbe({ metrics: true })`); when not, it is
+ *                not the probe's path, as any other
  */
-export function route(method: string | undefined, target: string | undefined, accept?: string, prefix = ''): Route {
+export function route(method: string | undefined, target: string | undefined, accept?: string, prefix = '', metrics = false): Route {
   const head = method === 'HEAD';
   const methodAllowed = head || method === 'GET';
   let path = target ?? '';
@@ -108,6 +128,10 @@ export function route(method: string | undefined, target: string | undefined, ac
   let endpoint = ENDPOINT_BY_PATH.get(path);
   let check: string | undefined;
   if (endpoint === undefined) {
+    if (metrics && (path === '/metrics' || path === '/metrics/')) {
+      if (!methodAllowed) return METHOD_NOT_ALLOWED_OWNED;
+      return (head ? METRICS_HEAD : METRICS_GET)[metricsFormatFromAccept(accept)];
+    }
     const named = checkPath(path);
     if (named === undefined) return notOwned(methodAllowed, head);
     endpoint = named.endpoint;
@@ -168,6 +192,41 @@ export function formatFromAccept(accept: string | undefined): Format {
     if (quality === undefined || Number(quality.slice(2)) > 0) return 'json';
   }
   return 'text';
+}
+
+/**
+ * OpenMetrics 1.0 when the client prefers `application/openmetrics-text` (version 1.0.0, 0.0.1 or
+ * none) at a non-zero quality at least that of `text/plain`, as Prometheus asks when it scrapes;
+ * otherwise the Prometheus text format 0.0.4, which every scraper reads.
+ */
+export function metricsFormatFromAccept(accept: string | undefined): MetricsFormat {
+  // 'application/openmetrics-text' is 28 characters.
+  if (accept === undefined || accept.length < 28) return 'prometheus';
+  const lower = accept.toLowerCase();
+  if (!lower.includes('openmetrics')) return 'prometheus';
+  let openMetrics = 0;
+  let plain = 0;
+  for (const range of lower.split(',')) {
+    const [type = '', ...params] = range.split(';');
+    const mediaType = type.trim();
+    let quality = 1;
+    let version: string | undefined;
+    for (const param of params) {
+      const equals = param.indexOf('=');
+      if (equals === -1) continue;
+      const name = param.slice(0, equals).trim();
+      const value = param.slice(equals + 1).trim();
+      if (name === 'q') quality = Number(value);
+      else if (name === 'version') version = value;
+    }
+    if (!(quality > 0)) continue;
+    if (mediaType === 'application/openmetrics-text') {
+      if (version === undefined || version === '1.0.0' || version === '0.0.1') openMetrics = Math.max(openMetrics, quality);
+    } else if (mediaType === 'text/plain') {
+      plain = Math.max(plain, quality);
+    }
+  }
+  return openMetrics > 0 && openMetrics >= plain ? 'openmetrics' : 'prometheus';
 }
 
 function withQuery(base: { endpoint: Endpoint; head: boolean; check: string | undefined; format: Format }, query: string): ProbeRoute {
