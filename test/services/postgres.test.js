@@ -31,7 +31,7 @@ test('a pg Pool: passes while PostgreSQL answers, fails within the timeout while
   const probe = await probeWith(t, postgres(counted.proxy));
   assertPasses(await probe.run());
 
-  db.server.pause();
+  await db.server.pause();
   try {
     // The pool's idle connection is lent to the check, its query gets no answer: timeout. That
     // connection is destroyed; the next runs wait on the pool for a new one, one at a time.
@@ -56,7 +56,7 @@ test('a pg Client: fails within the timeout while PostgreSQL is paused, with one
   const probe = await probeWith(t, postgres(counted.proxy));
   assertPasses(await probe.run());
 
-  db.server.pause();
+  await db.server.pause();
   try {
     for (let i = 0; i < 3; i++) assertFails(await probe.run(), TIMEOUT_MS, /timed out after 1000 ms/, `paused run ${i + 1}`);
   } finally {

@@ -93,9 +93,17 @@ export class ServerProcess {
    * Freezes every process of the server (SIGSTOP to it and all its descendants: PostgreSQL's
    * backends leave the process group): sockets stay open, nothing answers.
    */
-  pause() {
-    for (const pid of [this.#child.pid, ...descendants(this.#child.pid)]) signal(pid, 'SIGSTOP');
+  async pause() {
+    const pids = [this.#child.pid, ...descendants(this.#child.pid)];
+    for (const pid of pids) signal(pid, 'SIGSTOP');
     this.#paused = true;
+    // A stop reaches each thread of a process on its way out of the kernel: wait until every
+    // thread is stopped, so that no request sent from now on is answered.
+    const deadline = Date.now() + 5000;
+    while (!pids.every(stopped)) {
+      if (Date.now() > deadline) throw new Error(`${this.name} did not stop on SIGSTOP`);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
   }
 
   resume() {
@@ -134,6 +142,24 @@ function signal(pid, name) {
   } catch {
     // Exited meanwhile.
   }
+}
+
+/** Whether every thread of `pid` is stopped (or the process is gone). */
+function stopped(pid) {
+  let threads;
+  try {
+    threads = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return true;
+  }
+  return threads.every((thread) => {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${thread}/stat`, 'utf8');
+      return /^[tTXZ]/.test(stat.slice(stat.lastIndexOf(')') + 2));
+    } catch {
+      return true;
+    }
+  });
 }
 
 /** Every process below `pid`, from /proc (Linux). */
