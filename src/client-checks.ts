@@ -108,6 +108,10 @@ export function mysql(poolOrConnection: unknown, options?: QueryCheckOptions): C
  * A check for Redis: sends `PING` on the node-redis (4 and later) or ioredis client it is given and
  * reports the round trip in `ms`. A client that is not connected (connecting, reconnecting,
  * closed) fails at once with its status, rather than queueing the `PING` until it reconnects.
+ * When the service listens for the client's `'error'` events (node-redis asks it to), the check
+ * listens too while it is registered, so that the reason names the client's latest error
+ * (`authentication failed: WRONGPASS ...`); it never adds the first `'error'` listener, which
+ * would change what an unhandled client error does.
  *
  * @throws ProbeArgumentError when `client` is no node-redis or ioredis client.
  */
@@ -116,15 +120,47 @@ export function redis(client: unknown): CheckFunction {
   if (!isObject(target) || typeof target.ping !== 'function' || (typeof target.isReady !== 'boolean' && typeof target.status !== 'string')) {
     throw new ProbeArgumentError('client', 'a node-redis or ioredis client (an object with ping() and isReady or status)', client);
   }
-  const notConnected = (): string | undefined => {
-    // node-redis: isReady/isOpen. ioredis: status.
+  const canListen = typeof target.on === 'function' && typeof target.off === 'function' && typeof target.listenerCount === 'function';
+  let users = 0;
+  let listening = false;
+  let lastError: unknown;
+  const remember = (error: unknown) => {
+    lastError = error;
+  };
+  const listen = () => {
+    if (canListen && users > 0 && !listening && target.listenerCount!('error') > 0) {
+      target.on!('error', remember);
+      listening = true;
+    }
+  };
+  const status = (): string | undefined => {
+    // node-redis: isReady and isOpen. ioredis: status.
     if (typeof target.isReady === 'boolean') {
       if (target.isReady) return undefined;
-      return target.isOpen ? 'not connected (reconnecting)' : 'not connected (the client is closed)';
+      return target.isOpen ? 'reconnecting' : 'the client is closed';
     }
-    return target.status === 'ready' ? undefined : `not connected (status ${String(target.status)})`;
+    return target.status === 'ready' ? undefined : `status ${String(target.status)}`;
   };
-  return roundTripCheck('redis', () => direct(() => target.ping()), notConnected);
+  const notConnected = (): string | undefined => {
+    listen();
+    const current = status();
+    if (current === undefined) return undefined;
+    return lastError === undefined ? `redis: not connected (${current})` : `${failureReason('redis', lastError)} (not connected: ${current})`;
+  };
+  const check = roundTripCheck('redis', () => direct(() => target.ping()), notConnected, () => {
+    lastError = undefined;
+  });
+  check.start = () => {
+    users++;
+    listen();
+  };
+  check.stop = () => {
+    if (users === 0 || --users > 0) return;
+    if (listening) target.off!('error', remember);
+    listening = false;
+    lastError = undefined;
+  };
+  return check;
 }
 
 /**
@@ -161,15 +197,15 @@ export function amqp(connection: unknown): CheckFunction {
 
 // The runner shared by every client check: one round trip at a time, timed, with its failure
 // described and the check's signal honoured.
-function roundTripCheck(what: string, begin: () => RoundTrip, notConnected?: () => string | undefined): CheckFunction {
+function roundTripCheck(what: string, begin: () => RoundTrip, notConnected?: () => string | undefined, onAnswer?: () => void): CheckFunction {
   let unfinished: Promise<void> | undefined;
   return async (signal?: AbortSignal): Promise<CheckResult> => {
     // The previous run's round trip is still with the driver (its server has not answered): wait
     // for it rather than adding another.
     if (unfinished !== undefined) await untilAborted(unfinished, signal);
     signal?.throwIfAborted();
-    const status = notConnected?.();
-    if (status !== undefined) throw new Error(`${what}: ${status}`);
+    const reason = notConnected?.();
+    if (reason !== undefined) throw new Error(reason);
     const began = performance.now();
     let trip: RoundTrip;
     try {
@@ -192,6 +228,7 @@ function roundTripCheck(what: string, begin: () => RoundTrip, notConnected?: () 
       throw new Error(failureReason(what, error), { cause: error });
     }
     const ms = Math.round((performance.now() - began) * 100) / 100;
+    onAnswer?.();
     return { ok: true, observedValue: ms, observedUnit: 'ms', output: `${what} answered in ${ms} ms` };
   };
 }
@@ -330,6 +367,9 @@ interface MysqlPoolLike {
 }
 interface RedisLike {
   ping(): Promise<unknown>;
+  on?(event: 'error', listener: (error: unknown) => void): unknown;
+  off?(event: 'error', listener: (error: unknown) => void): unknown;
+  listenerCount?(event: 'error'): number;
   isReady?: unknown;
   isOpen?: unknown;
   status?: unknown;
