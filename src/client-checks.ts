@@ -167,8 +167,11 @@ export function redis(client: unknown): CheckFunction {
  * A check for RabbitMQ (or another AMQP 0-9-1 broker) through amqplib: opens a channel on the
  * connection it is given and closes it again, and reports that round trip in `ms`. Takes the
  * promise API's connection (`amqplib`) and the callback API's (`amqplib/callback_api`), with or
- * without amqplib's recovery. A connection that closed fails until the service replaces it
- * (amqplib's `recovery` option does that).
+ * without amqplib's `recovery` option. While registered it follows the connection's `'close'`
+ * (and, with recovery, `'disconnect'`, `'connect'` and `'connect-failed'`) events, so that a
+ * connection that is down fails at once with why (`authentication failed: ... ACCESS-REFUSED`)
+ * rather than waiting for a channel. A closed connection without recovery fails until the service
+ * replaces it.
  *
  * @throws ProbeArgumentError when `connection` is no amqplib connection.
  */
@@ -191,8 +194,33 @@ export function amqp(connection: unknown): CheckFunction {
           channel.close((error: unknown) => (error ? reject(error) : resolve()));
         })
       : Promise.resolve(channel.close());
+
+  // What the connection's events said: undefined while it is (believed) up.
+  let down: { state: string; error: unknown } | undefined;
+  const listeners: Record<string, (error?: unknown) => void> = {
+    close: (error) => (down = { state: 'closed', error: error ?? down?.error }),
+    disconnect: (error) => (down = { state: 'reconnecting', error }),
+    'connect-failed': (error) => (down = { state: 'reconnecting', error }),
+    connect: () => (down = undefined),
+  };
+  const canListen = typeof target.on === 'function' && typeof target.off === 'function';
+  let users = 0;
+  const notConnected = (): string | undefined => {
+    if (down === undefined) return undefined;
+    return down.error === undefined ? `amqp: not connected (${down.state})` : `${failureReason('amqp', down.error)} (not connected: ${down.state})`;
+  };
   // The channel is closed whether or not the check still waits: closing is the clean-up.
-  return roundTripCheck('amqp', () => direct(() => open().then(close)));
+  const check = roundTripCheck('amqp', () => direct(() => open().then(close)), notConnected);
+  check.start = () => {
+    if (users++ > 0 || !canListen) return;
+    for (const [event, listener] of Object.entries(listeners)) target.on!(event, listener);
+  };
+  check.stop = () => {
+    if (users === 0 || --users > 0 || !canListen) return;
+    for (const [event, listener] of Object.entries(listeners)) target.off!(event, listener);
+    down = undefined;
+  };
+  return check;
 }
 
 // The runner shared by every client check: one round trip at a time, timed, with its failure
@@ -380,4 +408,6 @@ interface AmqpChannelLike {
 interface AmqpConnectionLike {
   createChannel(callback?: (error: unknown, channel: AmqpChannelLike) => void): unknown;
   close: unknown;
+  on?(event: string, listener: (error?: unknown) => void): unknown;
+  off?(event: string, listener: (error?: unknown) => void): unknown;
 }

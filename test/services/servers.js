@@ -321,21 +321,22 @@ export async function startRabbitMQ() {
   );
   const epmd = new ServerProcess('epmd', 'epmd', ['-port', String(epmdPort), '-d'], { ready: /epmd running/ });
   await epmd.start();
+  const env = {
+    HOME: directory,
+    ERL_EPMD_PORT: String(epmdPort),
+    RABBITMQ_NODENAME: `probe${port}@localhost`,
+    RABBITMQ_NODE_PORT: String(port),
+    RABBITMQ_DIST_PORT: String(distributionPort),
+    RABBITMQ_CONFIG_FILE: join(directory, 'rabbitmq.conf'),
+    RABBITMQ_ENABLED_PLUGINS_FILE: join(directory, 'enabled_plugins'),
+    RABBITMQ_MNESIA_BASE: join(directory, 'mnesia'),
+    RABBITMQ_LOG_BASE: join(directory, 'log'),
+    RABBITMQ_LOGS: '-',
+    RABBITMQ_CONF_ENV_FILE: join(directory, 'rabbitmq-env.conf'),
+    RABBITMQ_PID_FILE: join(directory, 'rabbitmq.pid'),
+  };
   const server = new ServerProcess('rabbitmq', '/usr/lib/rabbitmq/bin/rabbitmq-server', [], {
-    env: {
-      HOME: directory,
-      ERL_EPMD_PORT: String(epmdPort),
-      RABBITMQ_NODENAME: `probe${port}@localhost`,
-      RABBITMQ_NODE_PORT: String(port),
-      RABBITMQ_DIST_PORT: String(distributionPort),
-      RABBITMQ_CONFIG_FILE: join(directory, 'rabbitmq.conf'),
-      RABBITMQ_ENABLED_PLUGINS_FILE: join(directory, 'enabled_plugins'),
-      RABBITMQ_MNESIA_BASE: join(directory, 'mnesia'),
-      RABBITMQ_LOG_BASE: join(directory, 'log'),
-      RABBITMQ_LOGS: '-',
-      RABBITMQ_CONF_ENV_FILE: join(directory, 'rabbitmq-env.conf'),
-      RABBITMQ_PID_FILE: join(directory, 'rabbitmq.pid'),
-    },
+    env,
     cwd: directory,
     ready: /Server startup complete/,
   });
@@ -343,6 +344,10 @@ export async function startRabbitMQ() {
   return {
     server,
     port,
+    /** Runs rabbitmqctl against this node (e.g. `['change_password', user, password]`). */
+    ctl(args) {
+      execFileSync('/usr/lib/rabbitmq/bin/rabbitmqctl', ['-n', env.RABBITMQ_NODENAME, ...args], { env: { ...process.env, ...env }, cwd: directory, stdio: 'pipe' });
+    },
     async close() {
       await server.stop('SIGTERM');
       await epmd.stop('SIGTERM');
