@@ -32,7 +32,7 @@ const KIND_BY_CODE: Readonly<Record<string, FailureKind>> = {
 const AUTHENTICATION_WORDS = /WRONGPASS|NOAUTH|ACCESS[-_]REFUSED|authentication failed|access denied|invalid password|invalid username/i;
 // pg-pool's connectionTimeoutMillis, mysql2's connectTimeout.
 const TIMEOUT_WORDS = /timeout exceeded|timed out|ETIMEDOUT/i;
-const CONNECTION_LOST_WORDS = /connection terminated|connection (?:is )?closed|socket closed|connection lost|client is closed/i;
+const CONNECTION_LOST_WORDS = /connection terminated|connection (?:is )?closed|socket closed|connection lost|client (?:is|was) closed|in closed state/i;
 
 /** The kind of failure an error shows, from its code (or a nested one) and its message. */
 export function failureKind(error: unknown): FailureKind {

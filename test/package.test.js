@@ -52,7 +52,7 @@ test('package.json: ESM, engines >=20, no runtime dependencies, exports with typ
   assert.equal(pkg.type, 'module');
   assert.equal(pkg.engines.node, '>=20');
   assert.deepEqual(Object.keys(pkg.dependencies ?? {}), []);
-  for (const entry of ['.', './client']) {
+  for (const entry of ['.', './client', './checks']) {
     for (const condition of ['import', 'require']) {
       const target = pkg.exports[entry][condition];
       assert.ok(existsSync(new URL(`../${target.default}`, import.meta.url)), `${entry} ${condition} default`);
