@@ -1,12 +1,14 @@
 // amqp(connection) against a real RabbitMQ broker (Debian's package), through a real probe, with
-// amqplib's promise and callback APIs, with and without its recovery: passes while the broker
-// opens channels; fails within the timeout when it is paused, stopped or refuses the password,
-// saying why and without the password; passes again once it is back.
+// amqplib 2's and 0.10's promise and callback APIs, with and without amqplib 2's recovery: passes
+// while the broker opens channels; fails within the timeout when it is paused, stopped or refuses
+// the password, saying why and without the password; passes again once it is back.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import amqplib from 'amqplib';
 import callbackApi from 'amqplib/callback_api';
+import amqplib010 from 'amqplib010';
+import callbackApi010 from 'amqplib010/callback_api.js';
 import { amqp } from '../../dist/checks-entry.js';
 import { PASSWORD, USER, startRabbitMQ } from './servers.js';
 import { TIMEOUT_MS, assertFails, assertPasses, eventuallyPasses, probeWith } from './probe-harness.js';
@@ -19,10 +21,13 @@ after(() => broker?.close());
 
 const url = (password = PASSWORD) => `amqp://${USER}:${password}@127.0.0.1:${broker.port}`;
 
+const connectWithCallback = (api) => new Promise((resolve, reject) => api.connect(url(), (error, connection) => (error ? reject(error) : resolve(connection))));
+
 const connections = {
   'promise API': async (t) => closing(t, await amqplib.connect(url())),
-  'callback API': async (t) =>
-    closing(t, await new Promise((resolve, reject) => callbackApi.connect(url(), (error, connection) => (error ? reject(error) : resolve(connection))))),
+  'callback API': async (t) => closing(t, await connectWithCallback(callbackApi)),
+  '0.10 promise API': async (t) => closing(t, await amqplib010.connect(url())),
+  '0.10 callback API': async (t) => closing(t, await connectWithCallback(callbackApi010)),
   'promise API with recovery': async (t) => closing(t, await amqplib.connect(url(), { recovery: { initialDelay: 100, maxDelay: 500 } })),
 };
 
