@@ -21,9 +21,11 @@ export async function freePort() {
   return port;
 }
 
-// Every process group started here, killed when the test process exits whatever happens.
+// Every process group started here, killed when the test process exits, also when it is
+// interrupted or terminated (the servers run detached and would outlive it).
 const running = new Set();
-process.once('exit', () => {
+const directories = new Set();
+function killAll() {
   for (const pid of running) {
     try {
       process.kill(-pid, 'SIGKILL');
@@ -31,7 +33,15 @@ process.once('exit', () => {
       // Gone already.
     }
   }
-});
+  for (const directory of directories) rmSync(directory, { recursive: true, force: true });
+}
+process.once('exit', killAll);
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.once(signal, () => {
+    killAll();
+    process.exit(1);
+  });
+}
 
 /** One server process: start, pause (SIGSTOP), resume, stop, start again. */
 export class ServerProcess {
@@ -190,7 +200,9 @@ function descendants(pid) {
 }
 
 function temporaryDirectory(name) {
-  return mkdtempSync(join(tmpdir(), `service-probe-${name}-`));
+  const directory = mkdtempSync(join(tmpdir(), `service-probe-${name}-`));
+  directories.add(directory);
+  return directory;
 }
 
 // PostgreSQL refuses to run as root: under root (CI) it runs as the package's `postgres` user.
