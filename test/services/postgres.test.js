@@ -34,8 +34,11 @@ test('a pg Pool: passes while PostgreSQL answers, fails within the timeout while
   await db.server.pause();
   try {
     // The pool's idle connection is lent to the check, its query gets no answer: timeout. That
-    // connection is destroyed; the next runs wait on the pool for a new one, one at a time.
-    for (let i = 0; i < 3; i++) assertFails(await probe.run(), TIMEOUT_MS, /timed out after 1000 ms/, `paused run ${i + 1}`);
+    // connection is destroyed, so the pool holds none stuck on the paused server...
+    assertFails(await probe.run(), TIMEOUT_MS, /timed out after 1000 ms/, 'paused run 1');
+    assert.equal(pool.totalCount, 0, 'the connection whose query timed out left the pool');
+    // ...and the next runs wait on the pool for a new one, one at a time.
+    for (let i = 1; i < 3; i++) assertFails(await probe.run(), TIMEOUT_MS, /timed out after 1000 ms/, `paused run ${i + 1}`);
   } finally {
     db.server.resume();
   }
