@@ -10,6 +10,7 @@ import mysql2Promise from 'mysql2/promise';
 import { mysql } from '../../dist/checks-entry.js';
 import { PASSWORD, USER, startMariaDB } from './servers.js';
 import { TIMEOUT_MS, assertFails, assertPasses, eventuallyPasses, probeWith } from './probe-harness.js';
+import { eventually } from './servers.js';
 
 let db;
 before(async () => {
@@ -97,4 +98,26 @@ test('options.query runs instead of SELECT 1; an SQL error fails the check with 
   assertPasses(await (await probeWith(t, mysql(pool, { query: 'SELECT COUNT(*) FROM mysql.user' }))).run());
   const result = await (await probeWith(t, mysql(pool, { query: 'SELECT * FROM mysql.no_such_table' }))).run();
   assertFails(result, TIMEOUT_MS, /^mysql: failed: Table 'mysql.no_such_table' doesn't exist/);
+});
+
+test('a server that starts refusing the password fails the check with "authentication failed", and it passes once the password is accepted again', async (t) => {
+  // maxIdle: 0 closes idle connections within a second, so that runs log in anew.
+  const pool = shapes['promise pool'](t, { maxIdle: 0, idleTimeout: 100 });
+  const admin = await shapes['promise connection'](t);
+  const probe = await probeWith(t, mysql(pool));
+  assertPasses(await probe.run());
+  const changed = 'a-changed-password-1618';
+  await admin.query(`ALTER USER '${USER}'@'127.0.0.1' IDENTIFIED BY '${changed}'`);
+  try {
+    let result;
+    await eventually(async () => {
+      result = await probe.run();
+      assertFails(result, TIMEOUT_MS, /^mysql: /);
+      return /^mysql: authentication failed: Access denied for user 'probe'@'127.0.0.1'/.test(result.outcome.output);
+    }, 10_000, 'the refusal shows');
+    assert.ok(!result.outcome.output.includes(PASSWORD) && !result.outcome.output.includes(changed));
+  } finally {
+    await admin.query(`ALTER USER '${USER}'@'127.0.0.1' IDENTIFIED BY '${PASSWORD}'`);
+  }
+  await eventuallyPasses(probe);
 });

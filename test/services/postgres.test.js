@@ -110,3 +110,23 @@ test('options.query runs instead of SELECT 1; an SQL error fails the check with 
   // The failed query returned its connection to the pool.
   assert.equal(pool.idleCount, pool.totalCount);
 });
+
+test('a server that starts refusing the password fails the check with "authentication failed", and it passes once the password is accepted again', async (t) => {
+  // maxUses: 1 closes each connection after one use, so every run logs in anew.
+  const pool = newPool(t, { maxUses: 1 });
+  const admin = new pg.Client(config());
+  await admin.connect();
+  t.after(() => admin.end());
+  const probe = await probeWith(t, postgres(pool));
+  assertPasses(await probe.run());
+  const changed = 'a-changed-password-1618';
+  await admin.query(`ALTER ROLE ${USER} PASSWORD '${changed}'`);
+  try {
+    const result = await probe.run();
+    assertFails(result, TIMEOUT_MS, /^postgres: authentication failed: password authentication failed for user "probe"$/);
+    assert.ok(!result.outcome.output.includes(PASSWORD) && !result.outcome.output.includes(changed));
+  } finally {
+    await admin.query(`ALTER ROLE ${USER} PASSWORD '${PASSWORD}'`);
+  }
+  assertPasses(await probe.run());
+});

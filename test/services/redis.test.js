@@ -98,4 +98,22 @@ for (const [name, library] of Object.entries(clients)) {
     const result = await failsUntil(probe, /^redis: authentication failed: WRONGPASS/);
     assert.ok(!result.outcome.output.includes(wrong));
   });
+
+  test(`${name}: a server that starts refusing the password fails the check with "authentication failed", and it passes once the password is accepted again`, async (t) => {
+    const client = await library.open(t);
+    const admin = await clients['ioredis 6'].open(t);
+    const probe = await probeWith(t, redis(client));
+    assertPasses(await probe.run());
+    const changed = 'a-changed-password-1618';
+    await admin.config('SET', 'requirepass', changed);
+    try {
+      // Connections already in stay logged in: drop the others (not the admin's), so they log in anew.
+      await admin.client('KILL', 'TYPE', 'normal', 'SKIPME', 'yes');
+      const result = await failsUntil(probe, /^redis: authentication failed: WRONGPASS/);
+      assert.ok(!result.outcome.output.includes(PASSWORD) && !result.outcome.output.includes(changed));
+    } finally {
+      await admin.config('SET', 'requirepass', PASSWORD);
+    }
+    await eventuallyPasses(probe);
+  });
 }
