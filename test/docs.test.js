@@ -49,12 +49,13 @@ function typeExports(dts) {
   return names.filter(Boolean);
 }
 
-test("every name the package exports (values and types, main entry and client) is in backticks in the README's API section", async () => {
+test("every name the package exports (values and types, main entry, client and checks) is in backticks in the README's API section", async () => {
   const spans = codeSpans(section('API'));
   const missing = [];
   for (const [entry, dts] of [
     ['../dist/index.js', 'dist/index.d.ts'],
     ['../dist/client.js', 'dist/client.d.ts'],
+    ['../dist/checks-entry.js', 'dist/checks-entry.d.ts'],
   ]) {
     const names = [...Object.keys(await import(entry)), ...typeExports(read(dts))];
     assert.ok(names.length > 5, `found too few exports in ${entry}`);
@@ -64,7 +65,7 @@ test("every name the package exports (values and types, main entry and client) i
 });
 
 test('require() of each entry gives the same names as import', async () => {
-  for (const entry of ['service-probe', 'service-probe/client']) {
+  for (const entry of ['service-probe', 'service-probe/client', 'service-probe/checks']) {
     assert.deepEqual(Object.keys(require(entry)).sort(), Object.keys(await import(entry)).sort(), entry);
   }
 });
@@ -132,8 +133,9 @@ test("every name the README's code examples import from the package or node core
   const types = {
     'service-probe': typeExports(read('dist/index.d.ts')),
     'service-probe/client': typeExports(read('dist/client.d.ts')),
+    'service-probe/checks': typeExports(read('dist/checks-entry.d.ts')),
   };
-  const modules = { 'service-probe': '../dist/index.js', 'service-probe/client': '../dist/client.js' };
+  const modules = { 'service-probe': '../dist/index.js', 'service-probe/client': '../dist/client.js', 'service-probe/checks': '../dist/checks-entry.js' };
   const problems = [];
   for (const block of blocks) {
     const { diagnostics } = ts.transpileModule(block, { reportDiagnostics: true, compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } });
@@ -165,7 +167,7 @@ test("the Usage section's examples type-check against the built declarations", (
     types: ['node'],
     skipLibCheck: true,
     baseUrl: fileURLToPath(root),
-    paths: { 'service-probe': ['dist/index.d.ts'], 'service-probe/client': ['dist/client.d.ts'] },
+    paths: { 'service-probe': ['dist/index.d.ts'], 'service-probe/client': ['dist/client.d.ts'], 'service-probe/checks': ['dist/checks-entry.d.ts'] },
   };
   const host = ts.createCompilerHost(options);
   const getSourceFile = host.getSourceFile.bind(host);

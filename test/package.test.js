@@ -53,7 +53,7 @@ test('package.json: ESM only, engines where require() of ESM needs no flag, no r
   // require(esm) is on without a flag or a warning from Node 20.19 and 22.12.
   assert.equal(pkg.engines.node, '^20.19.0 || >=22.12.0');
   assert.deepEqual(Object.keys(pkg.dependencies ?? {}), []);
-  for (const entry of ['.', './client']) {
+  for (const entry of ['.', './client', './checks']) {
     const target = pkg.exports[entry];
     assert.ok(existsSync(new URL(`../${target.default}`, import.meta.url)), `${entry} default`);
     assert.ok(existsSync(new URL(`../${target.types}`, import.meta.url)), `${entry} types`);
