@@ -3,7 +3,7 @@
 // the probe passes (its timeout), and keeps monitors running only between start() and stop().
 
 import { statfs } from 'node:fs/promises';
-import { request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
+import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import { connect } from 'node:net';
 import { monitorEventLoopDelay, performance, type IntervalHistogram } from 'node:perf_hooks';
 import { getHeapStatistics } from 'node:v8';
@@ -220,7 +220,7 @@ export function http(options: HttpOptions): CheckFunction {
 
   return async (signal?: AbortSignal) => {
     // node:https (and TLS with it) is loaded only by checks that need it.
-    const send = target.protocol === 'https:' ? (await import('node:https')).request : httpRequest;
+    const send = target.protocol === 'https:' ? process.getBuiltinModule('node:https').request : process.getBuiltinModule('node:http').request;
     if (signal?.aborted) throw signal.reason;
     return new Promise<CheckResult>((resolve, reject) => {
       const began = performance.now();

@@ -10,7 +10,6 @@
 // stays available as `server: 'http'`. Why, and the figures: README, "Standalone server: node:http
 // or node:net".
 
-import { METHODS, STATUS_CODES } from 'node:http';
 import { createServer, type Socket } from 'node:net';
 import type { Log } from './log.js';
 import { BAD_REQUEST as MISSING_HOST, EXPECTATION_FAILED, type RenderedResponse } from './render.js';
@@ -34,6 +33,10 @@ export interface RawAnswer {
 
 /** Decides the answer to a parsed request: the same route → verdict → render as the node:http path. */
 export type RawHandler = (method: string, target: string, accept: string | undefined) => RawAnswer | Promise<RawAnswer>;
+
+// From the CommonJS exports: an ES module import of node:http would evaluate its lazy WebSocket
+// getters, which load undici and tls on Node 22 and 24 (see client.ts).
+const { METHODS, STATUS_CODES } = process.getBuiltinModule('node:http');
 
 const CRLF_CRLF = Buffer.from('\r\n\r\n');
 // Methods llhttp knows; any other is a malformed request (400), as with node:http.
