@@ -17,6 +17,7 @@ export { ServiceState, SERVICE_STATES, isServiceState, parseServiceState } from 
 export { ProbeStartError, ProbeArgumentError, ProbeClientError, ProbeUnsupportedError } from './errors.js';
 export type { ProbeStartErrorCode, ProbeClientErrorCode } from './errors.js';
 export type { ProbeLogger } from './log.js';
+export type { ProbePaths } from './routes.js';
 export type { AddressInput } from './options.js';
 export type { BoundAddress } from './server.js';
 export { DEFAULT_CHECK_TIMEOUT_MS } from './checks.js';

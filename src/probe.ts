@@ -9,7 +9,7 @@ import { ProbeArgumentError, ProbeStartError } from './errors.js';
 import { createLog, type Log, type ProbeLogger } from './log.js';
 import { toHost, toOptions, toPort, toPositiveInteger, toState, type AddressInput } from './options.js';
 import { METHOD_NOT_ALLOWED, NOT_FOUND, renderDetailed, stateText, withConnectionClose, type RenderedResponse } from './render.js';
-import { route, type ProbeRoute, type Route } from './routes.js';
+import { compilePaths, route, type PathTable, type ProbePaths, type ProbeRoute, type Route } from './routes.js';
 import { listenRaw, type RawAnswer } from './raw-server.js';
 import { DEFAULT_LIMITS, listen, type BoundAddress, type ProbeServer, type ServerLimits } from './server.js';
 import { Shutdown, shutdownDefaults, toShutdownOptions, type ShutdownHook, type ShutdownHookOptions, type ShutdownOptions, type ShutdownResult, type TrackableServer } from './shutdown.js';
@@ -60,6 +60,13 @@ export interface ProbeOptions {
    * environment variable (`net` or `http`) decides, so a whole test suite can run on either.
    */
   server?: ServerKind;
+  /**
+   * Rename or alias the endpoint paths, e.g. Kubernetes-style
+   * `{ health: ['/livez', '/healthz'], ready: '/readyz', started: '/startupz' }`. Each given
+   * endpoint replaces its defaults (`/health` and `/live`, `/ready`, `/started`); per-check paths,
+   * `?verbose`, JSON and HEAD follow. Validated here: a bad, repeated or nested path throws.
+   */
+  paths?: ProbePaths;
 }
 
 /** The standalone server's request reader: the probe's own on node:net, or node:http. */
@@ -77,6 +84,7 @@ const OPTION_NAMES = [
   'maxConnections',
   'exposeDetails',
   'server',
+  'paths',
 ] as const;
 
 /** Per-start overrides of the probe's `host`, `port` and initial `state`. */
@@ -109,6 +117,7 @@ export class Probe extends EventEmitter<ProbeEvents> {
   readonly #checks: CheckRegistry;
   readonly #exposeDetails: boolean;
   readonly #serverKind: ServerKind;
+  readonly #paths: { standalone: PathTable; mounted: PathTable };
   #state: ServiceState;
   #started = false;
   #whenStarted: Promise<void> | undefined;
@@ -143,6 +152,7 @@ export class Probe extends EventEmitter<ProbeEvents> {
     }
     this.#exposeDetails = given.exposeDetails ?? false;
     this.#serverKind = toServerKind(given.server);
+    this.#paths = compilePaths(given.paths, 'options.paths');
     this.#log = createLog(given.logger);
     this.#checks = new CheckRegistry(this.#log, (outcome) => this.emit('check', outcome));
     if (this.#state === ServiceState.Ready) this.#started = true;
@@ -208,7 +218,7 @@ export class Probe extends EventEmitter<ProbeEvents> {
       const server =
         this.#serverKind === 'net'
           ? await listenRaw((method, target, accept) => this.#answerRaw(method, target, accept), host, port, this.#limits, this.#log)
-          : await listen((req, res) => this.#respond(req, res, route(req.method, req.url, acceptOf(req)), server), host, port, this.#limits, this.#log);
+          : await listen((req, res) => this.#respond(req, res, route(req.method, req.url, acceptOf(req), '', this.#paths.standalone), server), host, port, this.#limits, this.#log);
       this.#server = server;
       this.#stopping = undefined;
       this.#checks.open();
@@ -248,7 +258,9 @@ export class Probe extends EventEmitter<ProbeEvents> {
   /**
    * Answers a probe request inside an existing node:http server (or Express, Fastify, Koa via their
    * raw request and response). Returns `true` when it answered, `false` when the path is not the
-   * probe's, so the caller can fall through to its own routes. The answer is byte for byte the
+   * probe's, so the caller can fall through to its own routes. Without a prefix it answers only
+   * the probe's named paths (`/health`, `/live`, `/ready`, `/started` and their per-check paths),
+   * never `/`, which is the app's; under a prefix, the prefix itself is `/`. The answer is byte for byte the
    * standalone server's (headers set earlier on `res` are dropped, except `Connection`).
    *
    * @param prefix  serve the probe paths under this mount prefix, e.g. `'/internal/health'`
@@ -256,7 +268,7 @@ export class Probe extends EventEmitter<ProbeEvents> {
    */
   handle(req: IncomingMessage, res: ServerResponse, prefix = ''): boolean {
     if (prefix !== '') toPrefix(prefix, 'prefix');
-    const routed = route(req.method, req.url, acceptOf(req), prefix);
+    const routed = route(req.method, req.url, acceptOf(req), prefix, this.#paths.mounted);
     if (routed.kind !== 'probe' && !routed.owned) return false;
     clearHostHeaders(res);
     this.#respond(req, res, routed, undefined);
@@ -375,7 +387,7 @@ export class Probe extends EventEmitter<ProbeEvents> {
 
   // The node:net server (raw-server.ts) asks here: the same decision, no req/res.
   #answerRaw(method: string, target: string, accept: string | undefined): RawAnswer | Promise<RawAnswer> {
-    const routed = route(method, target, accept);
+    const routed = route(method, target, accept, '', this.#paths.standalone);
     const response = this.#answer(routed);
     return response instanceof Promise ? response.then((settled) => ({ response: settled, head: routed.head })) : { response, head: routed.head };
   }
