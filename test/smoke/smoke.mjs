@@ -123,6 +123,13 @@ scenario('checks: a failing one turns /ready to 503 with its line; one alone; ve
     assert.match(alone.body, /\[-\]db failed: connection refused/);
     assert.equal((await get(`${base}/ready/disk`)).status, 200);
     assert.equal((await get(`${base}/ready/missing`)).status, 404);
+    // The runtime really measures them: impossible limits fail, with the observed value.
+    const rss = await rssUsage({ maxBytes: 1 })();
+    assert.equal(rss.ok, false);
+    assert.ok(rss.observedValue > 1024 * 1024, String(rss.observedValue));
+    const disk = await diskSpace({ minFreeBytes: Number.MAX_SAFE_INTEGER })();
+    assert.equal(disk.ok, false);
+    assert.ok(disk.observedValue > 0, String(disk.observedValue));
   } finally {
     await probe.stop();
   }
