@@ -2,7 +2,7 @@
 // UP while it "warms up", then READY, with this library's graceful shutdown on SIGTERM/SIGINT.
 // Try the printed commands in another terminal; Ctrl-C stops it (a second Ctrl-C forces it).
 import { createServer } from 'node:http';
-import { createProbe, ServiceState } from 'service-probe';
+import { createProbe, ProbeStartError, ServiceState } from 'service-probe';
 
 const port = process.env.PORT === undefined ? 11333 : Number(process.env.PORT);
 const warmUpMs = process.env.WARM_UP_MS === undefined ? 3000 : Number(process.env.WARM_UP_MS);
@@ -20,7 +20,17 @@ probe.trackServer(app);
 probe.onShutdown(() => console.log('shutdown hook: closing the database pool (pretend)'));
 probe.handleSignals();
 
-const { port: bound } = await probe.start();
+let bound;
+try {
+  ({ port: bound } = await probe.start());
+} catch (error) {
+  // A taken port is the usual first-run problem: say what to do in one line, not with a stack.
+  if (!(error instanceof ProbeStartError && error.code === 'SOCKET_UNAVAILABLE')) throw error;
+  const reason = error.cause?.code === 'EADDRINUSE' ? `port ${port} is already in use` : `cannot listen on port ${port} (${error.cause?.code ?? error.message})`;
+  console.error(`demo: ${reason}; pick another with PORT=<port> npm start (PORT=0 picks a free one)`);
+  app.close();
+  process.exit(1);
+}
 const base = `http://127.0.0.1:${bound}`;
 console.log(`probe listening on ${base}/ (state UP, warming up for ${warmUpMs} ms); app on http://127.0.0.1:${app.address().port}/`);
 console.log('try:');
@@ -29,6 +39,8 @@ console.log(`  curl -i ${base}/health     # 200 while the process is alive`);
 console.log(`  curl -I ${base}/ready      # HEAD: same status, no body`);
 console.log(`  curl -s '${base}/ready?verbose'   # one line per health check`);
 console.log(`  npx service-probe check ${base}/ready && echo healthy`);
+console.log(`stop: Ctrl-C, or kill -TERM ${process.pid}: a graceful shutdown (DRAINING, then exit 0); a second Ctrl-C forces it`);
+console.log(`port: the probe listens on PORT (default 11333; PORT=0 picks a free one), e.g. PORT=8081 npm start`);
 
 // A health check of the demo's own: the app server must be listening.
 probe.addCheck('app-server', () => app.listening, { affects: 'readiness' });

@@ -3,12 +3,12 @@
 // the probe passes (its timeout), and keeps monitors running only between start() and stop().
 
 import { statfs } from 'node:fs/promises';
-import { request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
+import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import { connect } from 'node:net';
 import { monitorEventLoopDelay, performance, type IntervalHistogram } from 'node:perf_hooks';
 import { getHeapStatistics } from 'node:v8';
 import type { CheckFunction, CheckResult } from './checks.js';
-import { ProbeArgumentError } from './errors.js';
+import { ProbeArgumentError, ProbeUnsupportedError } from './errors.js';
 import { toDuration, toInteger, toOptions, toPositiveInteger, toPositiveNumber, toRatio } from './options.js';
 
 /** Options of {@link eventLoopDelay}. */
@@ -19,45 +19,106 @@ export interface EventLoopDelayOptions {
   resolutionMs?: number;
 }
 
+// Which runtime runs us: Bun and Deno implement node:perf_hooks and node:v8 on engines of their own,
+// and some of it only in shape. `undefined` means Node.
+function otherRuntime(): string | undefined {
+  const versions = process.versions as NodeJS.ProcessVersions & { bun?: string; deno?: string };
+  if (versions.bun !== undefined) return `bun ${versions.bun}`;
+  if (versions.deno !== undefined) return `deno ${versions.deno}`;
+  return undefined;
+}
+
+// What the event loop check reads between two runs: the worst delay since the last reset.
+interface DelayMonitor {
+  /** The delay in ms since the last call (undefined when nothing was sampled yet); resets. */
+  take(): number | undefined;
+  stop(): void;
+}
+
+// Node: the perf_hooks histogram, which samples in native code. It records whole timer intervals,
+// so the delay is what exceeds the resolution.
+function histogramMonitor(resolutionMs: number): DelayMonitor {
+  const histogram: IntervalHistogram = monitorEventLoopDelay({ resolution: resolutionMs });
+  histogram.enable();
+  return {
+    take() {
+      if (histogram.count === 0) return undefined;
+      const delayMs = Math.max(0, histogram.percentile(99) / 1e6 - resolutionMs);
+      histogram.reset();
+      return delayMs;
+    },
+    stop: () => histogram.disable(),
+  };
+}
+
+// Elsewhere: timer drift, measured in JavaScript. Deno's monitorEventLoopDelay records samples that
+// never see a blocked loop (a 300 ms busy loop reads as 0.03 ms), and Bun's records a different
+// quantity than Node's (the delay alone, not the interval); a timer that notes how late it fires
+// means the same on every runtime. The worst lateness since the last run is kept, plus the lateness
+// of a tick still pending, so a check answered right after a block sees it even when the request is
+// served before the late timer fires.
+function driftMonitor(resolutionMs: number): DelayMonitor {
+  let last = performance.now();
+  let worstMs = 0;
+  let samples = 0;
+  const timer = setInterval(() => {
+    const now = performance.now();
+    worstMs = Math.max(worstMs, now - last - resolutionMs);
+    last = now;
+    samples++;
+  }, resolutionMs);
+  timer.unref?.();
+  return {
+    take() {
+      const now = performance.now();
+      const pendingMs = now - last - resolutionMs;
+      if (samples === 0 && pendingMs <= 0) return undefined;
+      const delayMs = Math.max(0, worstMs, pendingMs);
+      worstMs = 0;
+      samples = 0;
+      // A pending lateness is counted now; the late tick then measures from here, not twice.
+      if (pendingMs > 0) last = now;
+      return delayMs;
+    },
+    stop: () => clearInterval(timer),
+  };
+}
+
 /**
- * Event loop delay (perf_hooks `monitorEventLoopDelay`): fails when the 99th percentile of the
- * delay since the previous run is above `maxMs`. Reports it in `ms`. The monitor runs only while
- * the check is registered and its probe is not stopped (from `addCheck` until `stop()`, and again
- * from `start()`). A good liveness check: a loop that lags for seconds
- * serves nobody.
+ * Event loop delay: fails when the delay since the previous run is above `maxMs`; reports it in
+ * `ms`. On Node it is the 99th percentile of perf_hooks `monitorEventLoopDelay`; on Bun and Deno,
+ * whose monitors do not measure the same thing (Deno's never sees a blocked loop), it is the worst
+ * timer drift since the previous run. The monitor runs only while the check is registered and its
+ * probe is not stopped (from `addCheck` until `stop()`, and again from `start()`). A good liveness
+ * check: a loop that lags for seconds serves nobody.
  */
 export function eventLoopDelay(options?: EventLoopDelayOptions): CheckFunction {
   const given = toOptions<EventLoopDelayOptions>(options, 'options', ['maxMs', 'resolutionMs']);
   const maxMs = given.maxMs === undefined ? 500 : toPositiveNumber(given.maxMs, 'options.maxMs');
   const resolutionMs = given.resolutionMs === undefined ? 20 : toDuration(given.resolutionMs, 'options.resolutionMs');
-  let histogram: IntervalHistogram | undefined;
+  const measure = otherRuntime() === undefined ? 'p99' : 'max timer drift';
+  const createMonitor = otherRuntime() === undefined ? histogramMonitor : driftMonitor;
+  let monitor: DelayMonitor | undefined;
   let users = 0;
   const verdict = (delayMs: number): CheckResult => {
     const observedValue = round(delayMs, 2);
-    return { ok: delayMs <= maxMs, observedValue, observedUnit: 'ms', output: `event loop delay p99 ${observedValue} ms (limit ${maxMs} ms)` };
+    return { ok: delayMs <= maxMs, observedValue, observedUnit: 'ms', output: `event loop delay ${measure} ${observedValue} ms (limit ${maxMs} ms)` };
   };
   const check: CheckFunction = () => {
-    if (histogram !== undefined && histogram.count > 0) {
-      // The monitor records whole timer intervals: the delay is what exceeds the resolution.
-      const delayMs = Math.max(0, histogram.percentile(99) / 1e6 - resolutionMs);
-      histogram.reset();
-      return verdict(delayMs);
-    }
+    const delayMs = monitor?.take();
+    if (delayMs !== undefined) return verdict(delayMs);
     // No samples yet (just started, or used outside a probe): measure one turn of the loop.
     const began = performance.now();
     return new Promise<CheckResult>((resolve) => setImmediate(() => resolve(verdict(performance.now() - began))));
   };
   check.start = () => {
-    if (users++ === 0) {
-      histogram = monitorEventLoopDelay({ resolution: resolutionMs });
-      histogram.enable();
-    }
+    if (users++ === 0) monitor = createMonitor(resolutionMs);
   };
   check.stop = () => {
     if (users === 0) return;
     if (--users === 0) {
-      histogram?.disable();
-      histogram = undefined;
+      monitor?.stop();
+      monitor = undefined;
     }
   };
   return check;
@@ -69,10 +130,19 @@ export interface HeapUsageOptions {
   maxRatio?: number;
 }
 
-/** V8 heap usage: fails when the used heap is above `maxRatio` of the heap limit. Reports the ratio (`ratio`). */
+/**
+ * V8 heap usage: fails when the used heap is above `maxRatio` of the heap limit. Reports the ratio
+ * (`ratio`). Node and Deno (both V8). On Bun it throws a {@link ProbeUnsupportedError}: JavaScriptCore
+ * has no fixed heap limit, and the `heap_size_limit` Bun reports moves with the heap, so the ratio
+ * would not say how close the process is to running out; use {@link rssUsage} there.
+ */
 export function heapUsage(options?: HeapUsageOptions): CheckFunction {
   const given = toOptions<HeapUsageOptions>(options, 'options', ['maxRatio']);
   const maxRatio = given.maxRatio === undefined ? 0.9 : toRatio(given.maxRatio, 'options.maxRatio');
+  const runtime = otherRuntime();
+  if (runtime?.startsWith('bun') === true) {
+    throw new ProbeUnsupportedError('heapUsage', runtime, 'JavaScriptCore has no fixed heap limit to compare the used heap with; use rssUsage({ maxBytes })');
+  }
   return () => {
     const { used_heap_size: used, heap_size_limit: limit } = getHeapStatistics();
     const ratio = used / limit;
@@ -219,7 +289,7 @@ export function http(options: HttpOptions): CheckFunction {
 
   return async (signal?: AbortSignal) => {
     // node:https (and TLS with it) is loaded only by checks that need it.
-    const send = target.protocol === 'https:' ? (await import('node:https')).request : httpRequest;
+    const send = target.protocol === 'https:' ? process.getBuiltinModule('node:https').request : process.getBuiltinModule('node:http').request;
     if (signal?.aborted) throw signal.reason;
     return new Promise<CheckResult>((resolve, reject) => {
       const began = performance.now();

@@ -9,11 +9,16 @@
 // This module must stay lean: it imports errors, state and version, never the probe or server.
 
 import { setMaxListeners } from 'node:events';
-import { request as httpRequest, type ClientRequest, type IncomingMessage, type RequestOptions } from 'node:http';
+import type { ClientRequest, IncomingMessage, RequestOptions } from 'node:http';
 import { ProbeArgumentError, ProbeClientError } from './errors.js';
 import { toDuration, toFunction, toOptions } from './options.js';
 import { ServiceState, isServiceState } from './state.js';
 import { VERSION } from './version.js';
+
+// Not `import … from 'node:http'`: an ES module import of a built-in evaluates every export, and
+// on Node 22 and 24 node:http's lazy `WebSocket`, `CloseEvent` and `MessageEvent` getters then load
+// undici and tls. The CommonJS exports object leaves them unevaluated.
+const httpRequest = process.getBuiltinModule('node:http').request;
 
 // So that a client-only user needs one import; the same classes as in `service-probe`.
 export { ProbeArgumentError, ProbeClientError } from './errors.js';
@@ -270,7 +275,7 @@ async function exchange(target: Target, timeoutMs: number, signal: AbortSignal |
   if (signal?.aborted) throw aborted(shown, signal.reason);
   let send = httpRequest;
   if (url.protocol === 'https:') {
-    https ??= await import('node:https');
+    https ??= process.getBuiltinModule('node:https');
     send = https.request;
     if (signal?.aborted) throw aborted(shown, signal.reason);
   }

@@ -35,6 +35,24 @@ export class ProbeArgumentError extends TypeError {
   }
 }
 
+/**
+ * A built-in check cannot measure what it promises on this runtime, so it refuses to be created
+ * rather than pass without measuring. `code` is always `'UNSUPPORTED_RUNTIME'`; `runtime` names the
+ * runtime (`'bun 1.2.0'`), `check` the built-in (`'heapUsage'`).
+ */
+export class ProbeUnsupportedError extends Error {
+  override readonly name = 'ProbeUnsupportedError';
+  readonly code = 'UNSUPPORTED_RUNTIME' as const;
+  readonly runtime: string;
+  readonly check: string;
+
+  constructor(check: string, runtime: string, reason: string) {
+    super(`${check}() is not supported on ${runtime}: ${reason}`);
+    this.check = check;
+    this.runtime = runtime;
+  }
+}
+
 /** Why {@link ProbeClientError} was thrown. */
 export type ProbeClientErrorCode =
   | 'INVALID_URL'

@@ -14,9 +14,10 @@ export type { ShutdownOptions, ResolvedShutdownOptions, ShutdownHook, ShutdownHo
 export { connectMiddleware, koaMiddleware } from './integrations.js';
 export type { MountOptions, ConnectMiddleware, KoaMiddleware, KoaContextLike } from './integrations.js';
 export { ServiceState, SERVICE_STATES, isServiceState, parseServiceState } from './state.js';
-export { ProbeStartError, ProbeArgumentError, ProbeClientError } from './errors.js';
+export { ProbeStartError, ProbeArgumentError, ProbeClientError, ProbeUnsupportedError } from './errors.js';
 export type { ProbeStartErrorCode, ProbeClientErrorCode } from './errors.js';
 export type { ProbeLogger } from './log.js';
+export type { ProbePaths } from './routes.js';
 export type { AddressInput } from './options.js';
 export type { BoundAddress } from './server-core.js';
 export { DEFAULT_CHECK_TIMEOUT_MS } from './checks.js';

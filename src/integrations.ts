@@ -12,7 +12,8 @@ export interface MountOptions {
   /**
    * Serve the probe paths under this prefix: `'/internal/health'` answers
    * `/internal/health/ready`, `/internal/health/health`, … and `/internal/health` itself (as `/`).
-   * Leading slash, no trailing slash. Default `''` (the paths as on the standalone server).
+   * Leading slash, no trailing slash. Default `''`: the probe's named paths (`/health`, `/ready`,
+   * …) but never `/`, which stays the app's. Recommended for apps with routes of their own.
    */
   prefix?: string;
 }

@@ -12,7 +12,7 @@ import { toBoolean, toHost, toOptions, toPort, toPrefix, toState, type AddressIn
 import type { MetricsEndpoint } from './metrics-endpoint.js';
 import { listenRaw } from './raw-server.js';
 import { METHOD_NOT_ALLOWED, NOT_FOUND, renderDetailed, stateText, type RenderedResponse } from './render.js';
-import { route, type MetricsFormat, type ProbeRoute, type Route } from './routes.js';
+import { compilePaths, route, type MetricsFormat, type PathTable, type ProbePaths, type ProbeRoute, type Route } from './routes.js';
 import { resolveLimits, type BoundAddress, type ProbeServer, type ServerLimits } from './server-core.js';
 import { Shutdown, type ShutdownHook, type ShutdownHookOptions, type ShutdownOptions, type ShutdownResult, type TrackableServer } from './shutdown.js';
 import { ServiceState } from './state.js';
@@ -68,6 +68,13 @@ export interface ProbeOptions {
    * `false` (`/metrics` is then not the probe's path). See docs/metrics.md.
    */
   metrics?: boolean;
+  /**
+   * Rename or alias the endpoint paths, e.g. Kubernetes-style
+   * `{ health: ['/livez', '/healthz'], ready: '/readyz', started: '/startupz' }`. Each given
+   * endpoint replaces its defaults (`/health` and `/live`, `/ready`, `/started`); per-check paths,
+   * `?verbose`, JSON and HEAD follow. Validated here: a bad, repeated or nested path throws.
+   */
+  paths?: ProbePaths;
 }
 
 /** The standalone server's request reader: the probe's own on node:net, or node:http. */
@@ -86,6 +93,7 @@ const OPTION_NAMES = [
   'exposeDetails',
   'server',
   'metrics',
+  'paths',
 ] as const;
 
 /** Per-start overrides of the probe's `host`, `port` and initial `state`. */
@@ -118,6 +126,7 @@ export class Probe extends EventEmitter<ProbeEvents> {
   readonly #checks: CheckRegistry;
   readonly #exposeDetails: boolean;
   readonly #serverKind: ServerKind;
+  readonly #paths: { standalone: PathTable; mounted: PathTable };
   #state: ServiceState;
   #started = false;
   #whenStarted: Promise<void> | undefined;
@@ -143,10 +152,11 @@ export class Probe extends EventEmitter<ProbeEvents> {
     this.#limits = resolveLimits(given, 'options');
     this.#exposeDetails = given.exposeDetails === undefined ? false : toBoolean(given.exposeDetails, 'options.exposeDetails');
     this.#serverKind = toServerKind(given.server);
+    this.#metricsEnabled = given.metrics === undefined ? false : toBoolean(given.metrics, 'options.metrics');
+    this.#paths = compilePaths(given.paths, 'options.paths', this.#metricsEnabled);
     this.#log = createLog(given.logger);
     this.#checks = new CheckRegistry(this.#log, (outcome) => this.emit('check', outcome));
     if (this.#state === ServiceState.Ready) this.#started = true;
-    this.#metricsEnabled = given.metrics === undefined ? false : toBoolean(given.metrics, 'options.metrics');
     if (this.#metricsEnabled) {
       this.#metrics = this.#loadMetrics();
       this.#metrics.catch((error: unknown) => this.#log.error(`probe: loading the metrics endpoint failed: ${String(error)}`));
@@ -251,7 +261,9 @@ export class Probe extends EventEmitter<ProbeEvents> {
   /**
    * Answers a probe request inside an existing node:http server (or Express, Fastify, Koa via their
    * raw request and response). Returns `true` when it answered, `false` when the path is not the
-   * probe's, so the caller can fall through to its own routes. The answer is byte for byte the
+   * probe's, so the caller can fall through to its own routes. Without a prefix it answers only
+   * the probe's named paths (`/health`, `/live`, `/ready`, `/started` and their per-check paths),
+   * never `/`, which is the app's; under a prefix, the prefix itself is `/`. The answer is byte for byte the
    * standalone server's (headers set earlier on `res` are dropped, except `Connection`).
    *
    * @param prefix  serve the probe paths under this mount prefix, e.g. `'/internal/health'`
@@ -293,7 +305,7 @@ export class Probe extends EventEmitter<ProbeEvents> {
     if (typeof target !== 'string') throw new ProbeArgumentError('target', 'a string', target);
     if (accept !== undefined && typeof accept !== 'string') throw new ProbeArgumentError('accept', 'a string or undefined', accept);
     if (prefix !== undefined && prefix !== '') toPrefix(prefix, 'prefix');
-    const routed = route(method, target, accept, prefix, this.#metricsEnabled);
+    const routed = route(method, target, accept, prefix, prefix === undefined ? this.#paths.standalone : this.#paths.mounted);
     if (prefix !== undefined && routed.kind !== 'probe' && routed.kind !== 'metrics' && !routed.owned) return undefined;
     return this.#answer(routed);
   }

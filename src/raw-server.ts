@@ -12,7 +12,6 @@
 // stays available as `server: 'http'`. Why, and the figures: README, "Standalone server: node:http
 // or node:net".
 
-import { METHODS } from 'node:http';
 import { createServer, type Socket } from 'node:net';
 import { BAD_REQUEST, EXPECTATION_FAILED, HEADERS_TOO_LARGE, METHOD_NOT_ALLOWED, REQUEST_TIMEOUT, withConnectionClose, type RenderedResponse } from './render.js';
 import {
@@ -29,6 +28,10 @@ import {
   type Listen,
   type ProbeServer,
 } from './server-core.js';
+
+// From the CommonJS exports: an ES module import of node:http would evaluate its lazy WebSocket
+// getters, which load undici and tls on Node 22 and 24 (see client.ts).
+const { METHODS } = process.getBuiltinModule('node:http');
 
 const CRLF_CRLF = Buffer.from('\r\n\r\n');
 // Methods llhttp knows; any other is a malformed request (400), as with node:http.

@@ -1,7 +1,10 @@
 // Pure: request line (method, target) and Accept header → which probe endpoint, in which format,
 // with which options. Knows nothing of checks or sockets.
 
-/** The probe endpoints. `health` answers `/`, `/health` and `/live`. */
+import { ProbeArgumentError } from './errors.js';
+import { toOptions } from './options.js';
+
+/** The probe endpoints. `health` answers `/health` and `/live` (and `/` on the standalone server) by default. */
 export type Endpoint = 'health' | 'ready' | 'started';
 
 /** Response body format. */
@@ -45,27 +48,82 @@ export interface ErrorRoute {
 
 export type Route = ProbeRoute | MetricsRoute | ErrorRoute;
 
+/**
+ * The paths of each endpoint (option `paths` of `createProbe`). Each given endpoint replaces its
+ * defaults; give several paths to alias (`health: ['/health', '/livez', '/healthz']`).
+ */
+export interface ProbePaths {
+  /** Default `['/health', '/live']`. */
+  health?: string | readonly string[];
+  /** Default `'/ready'`. */
+  ready?: string | readonly string[];
+  /** Default `'/started'`. */
+  started?: string | readonly string[];
+}
+
+/**
+ * A probe's compiled path table: built once (by {@link compilePaths}), then read on every request.
+ * `answersRoot`: whether a bare `/` is the health endpoint. The standalone server and a mount under
+ * a prefix answer it; a mount without a prefix never does, as `/` is then the host app's own.
+ */
+export interface PathTable {
+  readonly endpointByPath: ReadonlyMap<string, Endpoint>;
+  /** `/<base>/` → endpoint, for `/<base>/<check name>`: the health and ready paths. */
+  readonly endpointByCheckBase: ReadonlyMap<string, Endpoint>;
+  readonly answersRoot: boolean;
+  /** Whether `/metrics` is served (`createProbe({ metrics: true })`); when not, it is not the probe's path. */
+  readonly metrics: boolean;
+}
+
+const METRICS_PATH = '/metrics';
+const DEFAULT_PATHS: Readonly<Record<Endpoint, readonly string[]>> = { health: ['/health', '/live'], ready: ['/ready'], started: ['/started'] };
+const ENDPOINTS: readonly Endpoint[] = ['health', 'ready', 'started'];
+
 // Paths are matched exactly, with at most one trailing slash, and never decoded or normalised:
 // `/re%61dy`, `//ready` and `/x/../ready` are not probe paths. A probe has no reason to be lenient,
-// and exact matching means no request input can steer routing in surprising ways.
-const ENDPOINT_BY_PATH: ReadonlyMap<string, Endpoint> = new Map<string, Endpoint>([
-  ['/', 'health'],
-  ['/health', 'health'],
-  ['/health/', 'health'],
-  ['/live', 'health'],
-  ['/live/', 'health'],
-  ['/ready', 'ready'],
-  ['/ready/', 'ready'],
-  ['/started', 'started'],
-  ['/started/', 'started'],
-]);
+// and exact matching means no request input can steer routing in surprising ways. So a configured
+// path is plain segments of the characters a URL path carries unencoded, and `/` itself is never
+// one: it is the host app's when mounted.
+const PATH_SHAPE = /^(?:\/[A-Za-z0-9\-._~!$&'()*+,;=:@]+)+$/;
 
-// `/<base>/<check name>` evaluates one check.
-const ENDPOINT_BY_CHECK_BASE: ReadonlyMap<string, Endpoint> = new Map<string, Endpoint>([
-  ['/health/', 'health'],
-  ['/live/', 'health'],
-  ['/ready/', 'ready'],
-]);
+/**
+ * Compiles the `paths` option into the tables the standalone server and `handle()` route with.
+ * Throws a `ProbeArgumentError` naming the bad value: not a path of plain segments, `/`, a path
+ * given twice, or one path under another (`/health` and `/health/db` would clash with the
+ * per-check path of a check named `db`).
+ */
+export function compilePaths(paths: unknown, argument: string, metrics = false): { standalone: PathTable; mounted: PathTable } {
+  const given = toOptions<ProbePaths>(paths, argument, ENDPOINTS);
+  const byPath = new Map<string, Endpoint>();
+  const byCheckBase = new Map<string, Endpoint>();
+  // `/metrics` is taken when served; an endpoint path may not shadow it.
+  const seen: string[] = metrics ? [METRICS_PATH] : [];
+  for (const endpoint of ENDPOINTS) {
+    const value = given[endpoint];
+    const list = value === undefined ? DEFAULT_PATHS[endpoint] : typeof value === 'string' ? [value] : value;
+    if (!Array.isArray(list) || list.length === 0) {
+      throw new ProbeArgumentError(`${argument}.${endpoint}`, "a path such as '/livez', or a non-empty array of them", value);
+    }
+    for (const path of list as unknown[]) {
+      if (typeof path !== 'string' || !PATH_SHAPE.test(path)) {
+        throw new ProbeArgumentError(`${argument}.${endpoint}`, "paths such as '/livez' or '/k8s/readyz' (leading slash, no trailing slash, not '/', no '?', '#', '%' or spaces)", path);
+      }
+      const clash = seen.find((other) => other === path || other.startsWith(`${path}/`) || path.startsWith(`${other}/`));
+      if (clash !== undefined) {
+        throw new ProbeArgumentError(`${argument}.${endpoint}`, `paths that neither repeat nor nest in another endpoint path ('${path}' clashes with '${clash}')`, path);
+      }
+      seen.push(path);
+      byPath.set(path, endpoint);
+      byPath.set(`${path}/`, endpoint);
+      if (endpoint !== 'started') byCheckBase.set(`${path}/`, endpoint);
+    }
+  }
+  const table = (answersRoot: boolean): PathTable => Object.freeze({ endpointByPath: byPath, endpointByCheckBase: byCheckBase, answersRoot, metrics });
+  return { standalone: table(true), mounted: table(false) };
+}
+
+/** The default paths, for the standalone server. */
+export const DEFAULT_PATH_TABLE: PathTable = compilePaths(undefined, 'paths').standalone;
 
 const NO_EXCLUSIONS: readonly string[] = Object.freeze([]);
 
@@ -103,10 +161,9 @@ const METHOD_NOT_ALLOWED_OTHER = errorRoute('method-not-allowed', false, false);
  * @param accept  the `Accept` header, if any
  * @param prefix  a mount prefix such as `/internal/health` (no trailing slash); paths outside it
  *                are not the probe's
- * @param metrics whether `/metrics` is served (`createProbe({ metrics: true })`); when not, it is
- *                not the probe's path, as any other
+ * @param paths   the probe's compiled path table (default: the default paths, standalone)
  */
-export function route(method: string | undefined, target: string | undefined, accept?: string, prefix = '', metrics = false): Route {
+export function route(method: string | undefined, target: string | undefined, accept?: string, prefix = '', paths: PathTable = DEFAULT_PATH_TABLE): Route {
   const head = method === 'HEAD';
   const methodAllowed = head || method === 'GET';
   let path = target ?? '';
@@ -118,21 +175,26 @@ export function route(method: string | undefined, target: string | undefined, ac
     query = path.slice(q + 1);
     path = path.slice(0, q);
   }
+  let endpoint: Endpoint | undefined;
   if (prefix !== '') {
     if (!path.startsWith(prefix)) return notOwned(methodAllowed, head);
     path = path.slice(prefix.length);
-    if (path === '') path = '/';
+    // The prefix itself is the probe's root.
+    if (path === '' || path === '/') endpoint = 'health';
     else if (path.charCodeAt(0) !== 47) return notOwned(methodAllowed, head);
+  } else if (path === '/') {
+    if (!paths.answersRoot) return notOwned(methodAllowed, head);
+    endpoint = 'health';
   }
 
-  let endpoint = ENDPOINT_BY_PATH.get(path);
+  endpoint ??= paths.endpointByPath.get(path);
   let check: string | undefined;
   if (endpoint === undefined) {
-    if (metrics && (path === '/metrics' || path === '/metrics/')) {
+    if (paths.metrics && (path === METRICS_PATH || path === '/metrics/')) {
       if (!methodAllowed) return METHOD_NOT_ALLOWED_OWNED;
       return (head ? METRICS_HEAD : METRICS_GET)[metricsFormatFromAccept(accept)];
     }
-    const named = checkPath(path);
+    const named = checkPath(path, paths);
     if (named === undefined) return notOwned(methodAllowed, head);
     endpoint = named.endpoint;
     check = named.check;
@@ -158,14 +220,15 @@ function originFormOf(target: string): string {
   return rest === '' || rest.charCodeAt(0) === 63 /* '?' */ ? `/${rest}` : rest;
 }
 
-function checkPath(path: string): { endpoint: Endpoint; check: string } | undefined {
-  const second = path.indexOf('/', 1);
-  if (second === -1) return undefined;
-  const endpoint = ENDPOINT_BY_CHECK_BASE.get(path.slice(0, second + 1));
+function checkPath(path: string, paths: PathTable): { endpoint: Endpoint; check: string } | undefined {
+  // `/<base>/<name>` or `/<base>/<name>/`: the name is the last segment, bases may have several.
+  const end = path.endsWith('/') ? path.length - 1 : path.length;
+  const slash = path.lastIndexOf('/', end - 1);
+  if (slash <= 0) return undefined;
+  const endpoint = paths.endpointByCheckBase.get(path.slice(0, slash + 1));
   if (endpoint === undefined) return undefined;
-  let name = path.slice(second + 1);
-  if (name.endsWith('/')) name = name.slice(0, -1);
-  if (name === '' || name.includes('/')) return undefined;
+  let name = path.slice(slash + 1, end);
+  if (name === '') return undefined;
   try {
     name = decodeURIComponent(name);
   } catch {

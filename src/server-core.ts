@@ -4,12 +4,15 @@
 // nothing of routing or verdicts (it asks an Answerer), and the transports never import each other,
 // only this. A new transport (gRPC on HTTP/2, a worker thread) adds a file that imports it too.
 
-import { STATUS_CODES } from 'node:http';
 import type { Server as NetServer, Socket } from 'node:net';
 import { ProbeArgumentError, ProbeStartError } from './errors.js';
 import type { Log } from './log.js';
 import { toDuration, toPositiveInteger } from './options.js';
 import type { RenderedResponse } from './render.js';
+
+// Not `import … from 'node:http'`: that evaluates node:http's lazy WebSocket getters, which load
+// undici and tls on Node 22 and 24 (see client.ts).
+const { STATUS_CODES } = process.getBuiltinModule('node:http');
 
 /**
  * What a transport asks for each request: `Probe.answer` in its standalone form (no mount prefix,

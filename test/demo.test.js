@@ -31,9 +31,27 @@ for (const signal of ['SIGTERM', 'SIGINT']) {
     const ready = await fetch(`${base}/ready`);
     assert.equal(`${ready.status} ${await ready.text()}`, '200 READY');
     assert.match(output(), /curl -i http:\/\/127\.0\.0\.1:\d+\/ready/);
+    // How to stop it and what PORT does, before anyone has to ask.
+    assert.match(output(), /^stop: Ctrl-C, or kill -TERM \d+: a graceful shutdown/m);
+    assert.match(output(), /^port: the probe listens on PORT \(default 11333; PORT=0 picks a free one\)/m);
     child.kill(signal);
     const [code] = await once(child, 'exit');
     assert.equal(code, 0);
     assert.match(output(), /shutdown hook: closing the database pool/);
   });
 }
+
+test('with its port taken, the demo exits 1 with a one-line hint naming PORT, and no stack trace', async (t) => {
+  const { createServer } = await import('node:net');
+  const taken = createServer();
+  await new Promise((resolve) => taken.listen(0, resolve));
+  t.after(() => taken.close());
+  const { port } = taken.address();
+  const child = spawn(process.execPath, [demo], { env: { ...process.env, PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] });
+  t.after(() => child.kill('SIGKILL'));
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
+  const [code] = await once(child, 'exit');
+  assert.equal(code, 1);
+  assert.equal(stderr, `demo: port ${port} is already in use; pick another with PORT=<port> npm start (PORT=0 picks a free one)\n`);
+});

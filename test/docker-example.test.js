@@ -27,6 +27,29 @@ test('the image is a slim or distroless Node image and its HEALTHCHECK runs the 
   assert.equal(new URL(command[3]).port, String(DEFAULT_PORT));
 });
 
+test('the build comment builds the user’s own service, and .dockerignore keeps the host node_modules out of COPY . .', () => {
+  // Run in the service's directory with the Dockerfile copied there: not `-f examples/docker/...`
+  // from this repository, which would build the library itself.
+  assert.match(dockerfile, /^#\s+docker build -t my-service \.$/m);
+  assert.doesNotMatch(dockerfile, /-f examples\/docker/);
+  const copyAll = instructions.findIndex((line) => /^COPY \. \.$/.test(line));
+  const install = instructions.findIndex((line) => /^RUN npm ci\b/.test(line));
+  assert.ok(install !== -1 && copyAll > install, 'npm ci runs before COPY . .');
+  const ignored = readFileSync(new URL('../examples/docker/.dockerignore', import.meta.url), 'utf8')
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '' && !line.startsWith('#'));
+  for (const entry of ['node_modules', '.git']) assert.ok(ignored.includes(entry), entry);
+});
+
+test('the container runs node itself in exec form, never through npm, npx or a shell (they do not forward SIGTERM)', () => {
+  const cmd = instructions.filter((line) => line.startsWith('CMD ')).at(-1);
+  const argv = JSON.parse(cmd.slice(4));
+  assert.doesNotMatch(argv.join(' '), /\b(npm|npx|sh)\b/);
+  assert.match(argv[0], /\.m?js$/);
+  assert.ok(!instructions.some((line) => line.startsWith('ENTRYPOINT')), 'the distroless image runs node as its entrypoint');
+});
+
 // The command as the container would run it, with the container's node and package paths
 // mapped onto this checkout, and the probe's port onto the live one.
 function runHealthcheck(port) {

@@ -1,6 +1,7 @@
 // The probe mounted inside node:http, Connect, Express 5, Fastify 5 and Koa 3 answers byte for byte
 // what the standalone server answers (minus the Date header, and Keep-Alive, whose timeout is the
-// host server's own), at the root and under a prefix; other paths fall through to the app.
+// host server's own), at the root and under a prefix; other paths fall through to the app, and so
+// does `/` when the probe is mounted without a prefix: the app's own route there stays the app's.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
@@ -15,14 +16,14 @@ import { rawExchange } from './helpers/http.js';
 
 const PREFIX = '/internal/health';
 
-// `{p}` is the mount prefix; `{root}` is `/` on the standalone server and the bare prefix when mounted.
+// `{p}` is the mount prefix; `{root}` is `/` on the standalone server and the bare prefix when mounted
+// under one (a mount without a prefix leaves `/` to the app, tested below).
 const REQUESTS = [
   'GET {p}/ready HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
   'HEAD {p}/ready HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
   'GET {p}/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
   'GET {p}/live/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
   'GET {p}/started HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
-  'GET {root} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
   'GET {p}/ready?probe=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
   'POST {p}/ready HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n',
   'GET {p}/health HTTP/1.1\r\nHost: 10.0.0.7:11333\r\nUser-Agent: kube-probe/1.31\r\nAccept: */*\r\nConnection: close\r\n\r\n',
@@ -40,7 +41,9 @@ async function listening(server) {
   return server.address().port;
 }
 
-// Each mounts the probe at `prefix` and answers `app <path>` for every other path.
+const ROOT_REQUEST = 'GET {root} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n';
+
+// Each mounts the probe at `prefix` and answers `app <path>` for every other path, `/` included.
 const FRAMEWORKS = {
   'node:http (probe.handle)': async (probe, prefix) => {
     const server = http.createServer((req, res) => {
@@ -98,7 +101,7 @@ async function standalone(t) {
   const expected = new Map();
   for (const state of [ServiceState.Up, ServiceState.Ready]) {
     probe.setState(state);
-    for (const request of REQUESTS) {
+    for (const request of [...REQUESTS, ROOT_REQUEST]) {
       const { text } = await rawExchange(port, fill(request, ''), { idleMs: 200 });
       expected.set(`${state} ${request}`, normalise(text));
     }
@@ -112,15 +115,18 @@ for (const [name, mount] of Object.entries(FRAMEWORKS)) {
     for (const prefix of ['', PREFIX]) {
       const { port, close } = await mount(probe, prefix);
       t.after(close);
+      // Express's app.use(path, middleware) hides the mount path, so the probe sees a mount without
+      // a prefix: the bare mount path is the app's there.
+      const answersRoot = prefix !== '' && !name.includes('app.use(prefix');
       for (const state of [ServiceState.Up, ServiceState.Ready]) {
         probe.setState(state);
-        for (const request of REQUESTS) {
+        for (const request of answersRoot ? [...REQUESTS, ROOT_REQUEST] : REQUESTS) {
           const { text } = await rawExchange(port, fill(request, prefix), { idleMs: 200 });
           assert.equal(normalise(text), expected.get(`${state} ${request}`), `${state} ${JSON.stringify(fill(request, prefix))}`);
         }
       }
       // Paths that are not the probe's reach the app.
-      for (const path of ['/app', `${PREFIX}z/ready`, ...(prefix === '' ? [] : ['/ready'])]) {
+      for (const path of ['/app', `${PREFIX}z/ready`, ...(prefix === '' ? ['/', '/?x=1'] : ['/ready']), ...(answersRoot ? [] : [PREFIX])]) {
         const res = await fetch(`http://127.0.0.1:${port}${path}`);
         assert.equal(`${res.status} ${await res.text()}`, `200 app ${path}`, `${path} with prefix '${prefix}'`);
       }

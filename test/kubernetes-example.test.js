@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { parseAllDocuments } from 'yaml';
-import { DEFAULT_PORT, SHUTDOWN_DEFAULTS } from '../dist/index.js';
+import { DEFAULT_CHECK_TIMEOUT_MS, DEFAULT_PORT, SHUTDOWN_DEFAULTS } from '../dist/index.js';
 
 const documents = parseAllDocuments(readFileSync(new URL('../examples/kubernetes/deployment.yaml', import.meta.url), 'utf8')).map((d) => {
   assert.deepEqual(d.errors, []);
@@ -44,4 +44,12 @@ test('a load balancer watching /ready with these settings sees the pod unready w
 
 test('a rolling update starts the new pod before it drains an old one', () => {
   assert.equal(deployment.spec.strategy.rollingUpdate.maxUnavailable, 0);
+});
+
+test('readiness survives a single slow check: failureThreshold above 1, and a timeout above the checks’ own', () => {
+  const { failureThreshold, timeoutSeconds } = container.readinessProbe;
+  // One failed probe (a slow database check shared by every replica) must not empty the Service.
+  assert.ok(failureThreshold >= 2, `failureThreshold ${failureThreshold}`);
+  // A check that outlasts its timeoutMs answers 503 with a reason before kubelet gives up waiting.
+  assert.ok(timeoutSeconds * 1000 > DEFAULT_CHECK_TIMEOUT_MS, `timeoutSeconds ${timeoutSeconds}`);
 });

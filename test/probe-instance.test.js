@@ -157,12 +157,15 @@ test('handle() sends the same bytes as the standalone server', async (t) => {
   await once(host, 'listening');
   t.after(() => Promise.all([probe.stop(), new Promise((r) => host.close(r))]));
   const withoutDate = (text) => text.replace(/\r\nDate: [^\r]*/, '');
-  for (const request of ['GET /ready HTTP/1.1', 'HEAD /health HTTP/1.1', 'GET / HTTP/1.0', 'PUT /ready HTTP/1.1']) {
+  for (const request of ['GET /ready HTTP/1.1', 'HEAD /health HTTP/1.1', 'GET /live HTTP/1.0', 'PUT /ready HTTP/1.1']) {
     const wire = `${request}\r\nHost: x\r\nConnection: close\r\n\r\n`;
     const a = await rawRequest(standalone.port, wire, { head: request.startsWith('HEAD') });
     const b = await rawRequest(host.address().port, wire, { head: request.startsWith('HEAD') });
     assert.equal(withoutDate(b.text), withoutDate(a.text), request);
   }
+  // `/` is the host app's when the probe is mounted without a prefix.
+  const root = await rawRequest(host.address().port, 'GET / HTTP/1.0\r\nHost: x\r\n\r\n', { head: false });
+  assert.match(root.text, /^HTTP\/1\.1 418 /);
 });
 
 test('answer() is the one decision entry: the rendered response, a promise of it with checks, undefined for a path a mounted probe does not own', async () => {

@@ -89,3 +89,72 @@ test('a mount prefix: only paths under it are the probe’s', () => {
   assert.equal(route('GET', '/ready', undefined, '/internal/health').owned, false);
   assert.equal(route('POST', '/internal/health/ready', undefined, '/internal/health').owned, true);
 });
+
+test('mounted without a prefix, `/` is not the probe’s; the named paths are', async () => {
+  const { compilePaths } = await import('../dist/routes.js');
+  const { standalone, mounted } = compilePaths(undefined, 'options.paths');
+  assert.equal(route('GET', '/', undefined, '', standalone).endpoint, 'health');
+  assert.deepEqual({ ...route('GET', '/', undefined, '', mounted) }, { kind: 'not-found', head: false, owned: false });
+  assert.deepEqual({ ...route('GET', '/?x', undefined, '', mounted) }, { kind: 'not-found', head: false, owned: false });
+  assert.equal(route('POST', '/', undefined, '', mounted).owned, false);
+  assert.equal(route('GET', 'http://h', undefined, '', mounted).owned, false);
+  assert.equal(route('GET', '/live', undefined, '', mounted).endpoint, 'health');
+  assert.equal(route('GET', '/ready/db', undefined, '', mounted).check, 'db');
+  // Under a prefix the prefix itself is the probe's root, mounted or not.
+  assert.equal(route('GET', '/internal/health', undefined, '/internal/health', mounted).endpoint, 'health');
+  assert.equal(route('GET', '/internal/health/', undefined, '/internal/health', mounted).endpoint, 'health');
+});
+
+test('configured paths: renamed and aliased, with per-check paths, HEAD, verbose and JSON; the old names are gone', async () => {
+  const { compilePaths } = await import('../dist/routes.js');
+  const { standalone: k8s } = compilePaths({ health: ['/livez', '/healthz'], ready: '/readyz', started: '/k8s/startupz' }, 'options.paths');
+  for (const [target, endpoint] of [['/livez', 'health'], ['/healthz/', 'health'], ['/readyz', 'ready'], ['/k8s/startupz', 'started'], ['/', 'health']]) {
+    assert.equal(route('GET', target, undefined, '', k8s).endpoint, endpoint, target);
+  }
+  for (const target of ['/health', '/live', '/ready', '/started', '/startupz', '/k8s', '/k8s/startupz/x', '/readyz//']) {
+    assert.equal(route('GET', target, undefined, '', k8s).kind, 'not-found', target);
+  }
+  assert.equal(route('HEAD', '/readyz', undefined, '', k8s).head, true);
+  assert.equal(route('GET', '/readyz?verbose', undefined, '', k8s).verbose, true);
+  assert.equal(route('GET', '/readyz', 'application/health+json', '', k8s).format, 'json');
+  assert.equal(route('GET', '/healthz/disk%20space/', undefined, '', k8s).check, 'disk space');
+  assert.equal(route('GET', '/readyz/db', undefined, '/p', k8s).owned, false);
+  assert.equal(route('GET', '/p/readyz/db', undefined, '/p', k8s).check, 'db');
+  assert.equal(route('POST', '/readyz', undefined, '', k8s).owned, true);
+  // The plain path still returns shared objects with a table of one's own.
+  assert.equal(route('GET', '/readyz', undefined, '', k8s), route('GET', '/readyz/', undefined, '', k8s));
+  assert.equal(route('GET', '/readyz', undefined, '', k8s), route('GET', '/ready'));
+  // Multi-segment bases have per-check paths too.
+  const { standalone: nested } = compilePaths({ ready: '/k8s/readyz' }, 'options.paths');
+  assert.equal(route('GET', '/k8s/readyz/db', undefined, '', nested).check, 'db');
+  assert.equal(route('GET', '/k8s/readyz/a/b', undefined, '', nested).kind, 'not-found');
+});
+
+test('configured paths are validated at creation, naming the value', async () => {
+  const { compilePaths } = await import('../dist/routes.js');
+  const { ProbeArgumentError } = await import('../dist/index.js');
+  const bad = [
+    [{ health: '/' }, 'options.paths.health', "'/'"],
+    [{ ready: 'readyz' }, 'options.paths.ready', 'readyz'],
+    [{ ready: '/readyz/' }, 'options.paths.ready', '/readyz/'],
+    [{ ready: '/ready z' }, 'options.paths.ready', '/ready z'],
+    [{ ready: '/re%61dy' }, 'options.paths.ready', '/re%61dy'],
+    [{ ready: '/ready?x' }, 'options.paths.ready', '/ready?x'],
+    [{ ready: '//ready' }, 'options.paths.ready', '//ready'],
+    [{ ready: [] }, 'options.paths.ready', 'array'],
+    [{ ready: 42 }, 'options.paths.ready', '42'],
+    [{ ready: '/health' }, 'options.paths.ready', "clashes with '/health'"],
+    [{ health: ['/livez', '/livez'] }, 'options.paths.health', "clashes with '/livez'"],
+    [{ ready: '/health/ready' }, 'options.paths.ready', "clashes with '/health'"],
+    [{ started: '/k' , ready: '/k/ready' }, 'options.paths.started', "clashes with '/k/ready'"],
+    [{ metrics: '/metrics' }, 'options.paths.metrics', 'metrics'],
+    ['/ready', 'options.paths', 'ready'],
+  ];
+  for (const [paths, argument, shown] of bad) {
+    assert.throws(
+      () => compilePaths(paths, 'options.paths'),
+      (error) => error instanceof ProbeArgumentError && error.argument === argument && error.message.includes(shown),
+      JSON.stringify(paths),
+    );
+  }
+});
