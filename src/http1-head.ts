@@ -49,10 +49,12 @@ export type HeadVerdict = typeof INCOMPLETE | typeof INVALID | typeof TOO_LARGE;
  */
 export const RAW_HEAD_FACTOR = 2;
 
-// Every prefix of a method llhttp knows: a byte that leaves this set is refused at once.
+// Every prefix of a method llhttp knows: a byte that leaves this set is refused at once. llhttp
+// also knows PRI, the start of the HTTP/2 preface (`PRI * HTTP/2.0`): it is read to the end of its
+// head like node:http does, then refused for its version (parseHead).
+const KNOWN_METHODS = new Set([...METHODS, 'PRI']);
 const METHOD_PREFIXES = new Set<string>();
-for (const method of METHODS) for (let i = 1; i <= method.length; i++) METHOD_PREFIXES.add(method.slice(0, i));
-const KNOWN_METHODS = new Set(METHODS);
+for (const method of KNOWN_METHODS) for (let i = 1; i <= method.length; i++) METHOD_PREFIXES.add(method.slice(0, i));
 
 // Byte classes. RFC 9110 §5.6.2 token (field names, methods), RFC 9112 §3.2 target (visible
 // ASCII, as llhttp requires), RFC 9110 §5.5 field value (HTAB, SP, visible ASCII, obs-text).
