@@ -147,6 +147,9 @@ export function listen(handler: Handler, host: string | undefined, port: number,
   });
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => onClientError(error, socket, log));
   server.on('connect', (_req: IncomingMessage, socket: Socket) => {
+    // node:http hands the socket over without its error listener: a client that resets while the
+    // answer is written (EPIPE) must not become an uncaught exception in the host process.
+    socket.on('error', () => socket.destroy());
     socket.end(CONNECT_NOT_ALLOWED);
     // As for client errors: a fixed deadline that the client's own writes cannot keep resetting.
     const deadline = setTimeout(() => socket.destroy(), 1000).unref();
