@@ -198,13 +198,18 @@ export class HeadReader {
           state = state === TARGET_SLASH1 ? TARGET_SLASH2 : TARGET_REST;
           counted++;
           break;
-        case TARGET_REST:
+        case TARGET_REST: {
+          // The long runs (target, values) in a tight loop: one table lookup per byte.
+          const from = i;
+          while (TARGET[c] === 1 && i + 1 < buffer.length && TARGET[buffer[i + 1]!] === 1) i++;
+          counted += i - from;
           if (c === SP) {
             state = VERSION;
             this.#mark = i + 1 - base;
           } else if (TARGET[c] === 1) counted++;
           else return this.#fail(INVALID);
           break;
+        }
         case VERSION: {
           const at = i - base - this.#mark; // "HTTP/" then digit, '.', digit
           if (at < 5 ? c !== VERSION_TEXT.charCodeAt(at) : at === 6 ? c !== 46 : c < 48 || c > 57) return this.#fail(INVALID);
@@ -214,11 +219,18 @@ export class HeadReader {
           }
           break;
         }
+        case VALUE_REST: {
+          const from = i;
+          while (VALUE[c] === 1 && i + 1 < buffer.length && VALUE[buffer[i + 1]!] === 1) i++;
+          counted += i - from;
+          if (c === CR) state = VALUE_LF;
+          else if (VALUE[c] === 1) counted++;
+          else return this.#fail(INVALID);
+          break;
+        }
         case LINE_CR:
-        case VALUE_REST:
-          if (c === CR) state = state === LINE_CR ? LINE_LF : VALUE_LF;
-          else if (state === LINE_CR || VALUE[c] !== 1) return this.#fail(INVALID);
-          else counted++;
+          if (c === CR) state = LINE_LF;
+          else return this.#fail(INVALID);
           break;
         case LINE_LF:
         case VALUE_LF:
@@ -233,11 +245,15 @@ export class HeadReader {
             counted++;
           } else return this.#fail(INVALID);
           break;
-        case NAME:
+        case NAME: {
+          const from = i;
+          while (TOKEN[c] === 1 && i + 1 < buffer.length && TOKEN[buffer[i + 1]!] === 1) i++;
+          counted += i - from;
           if (c === 58 /* : */) state = VALUE_START;
           else if (TOKEN[c] === 1) counted++;
           else return this.#fail(INVALID);
           break;
+        }
         case VALUE_START:
           if (c === SP || c === HTAB) break;
           if (c === CR) state = VALUE_LF;
