@@ -147,7 +147,9 @@ export async function run({ seed, short }) {
     const junkOpen = latencyFigures(junk.openMs);
     const junkProbes = latencyFigures(junk.probeLatencies);
     findings.check(junk.openMs.length === junkCount && junkOpen.max <= 1000, 'junk connections not all closed within a second of their write', () => ({ closed: junk.openMs.length, max: +junkOpen.max.toFixed(0) }));
-    findings.check(junk.probeLatencies.length > 0 && junkProbes.max <= limitMs * 4, `GET /ready slower than ${limitMs * 4} ms during the junk flood`, () => ({ max: +junkProbes.max.toFixed(1) }));
+    // The first GET /ready waits in the kernel's accept queue behind the burst of connects; the
+    // bound is kubelet's default probe timeout.
+    findings.check(junk.probeLatencies.length > 0 && junkProbes.max <= 1000, 'GET /ready slower than 1 s during the junk flood', () => ({ max: +junkProbes.max.toFixed(1) }));
     const junkAnswers = [...junk.answers].map(([k, v]) => `${k}×${v}`).join(' ');
 
     const fds = await settle(() => probe.fds(), baseFds);
