@@ -16,7 +16,7 @@ export const title = 'hostile HTTP';
 // `GET /ready` requests go one after the other. Resolves how long each junk connection stayed open
 // after its write (the probe must refuse junk at once, not at the headers timeout), what it was
 // answered, and the probe requests' latencies.
-async function junkFlood(port, rnd, count, size) {
+export async function junkFlood(port, rnd, count, size) {
   const payloads = Array.from({ length: count }, () => rnd.bytes(size));
   const openMs = [];
   const answers = new Map();
