@@ -102,3 +102,36 @@ test('the header-size rule is node:http’s: target, names and values count, ref
   assert.equal(new HeadReader(8192).read(Buffer.from(text)).method, 'GET');
   assert.equal(new HeadReader(100).read(Buffer.from(text)), TOO_LARGE);
 });
+
+// The same rules on a running server (the default, or SERVICE_PROBE_SERVER=http): bytes that can
+// never become a request are answered 400 and closed at once, not held until the headers timeout.
+test('the probe server refuses never-valid bytes with 400 and closes at once, long before the headers timeout', async (t) => {
+  const { createProbe } = await import('../dist/index.js');
+  const { connect } = await import('node:net');
+  const probe = createProbe({ host: '127.0.0.1', port: 0, state: 'READY', headersTimeoutMs: 60_000, requestTimeoutMs: 120_000 });
+  const { port } = await probe.start();
+  t.after(() => probe.stop());
+  const inputs = [
+    '\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03', // TLS ClientHello
+    'get /ready HTTP/1.1\r\n',
+    'GET /ready HTTP/9.9\r\n',
+    'GET /re\x01ady HTTP/1.1\r\n',
+    'GET /ready HTTP/1.1\r\nHost: a\rX',
+    'GET /ready HTTP/1.1\r\nHost a\r\n',
+    'GET /ready HTTP/1.1\r\nHo\x00st: a',
+    'GET ready HTTP/1.1\r\n',
+  ];
+  for (const input of inputs) {
+    // The connection stays open on the client's side: only the server can end this exchange
+    // before the test's own 60 s timeout.
+    const raw = await new Promise((resolve, reject) => {
+      let text = '';
+      const socket = connect({ port, host: '127.0.0.1' }, () => socket.write(Buffer.from(input, 'latin1')));
+      socket.setEncoding('latin1');
+      socket.on('data', (chunk) => (text += chunk));
+      socket.on('error', reject);
+      socket.on('close', () => resolve(text));
+    });
+    assert.match(raw, /^HTTP\/1\.1 400 Bad Request\r\n/, JSON.stringify(input));
+  }
+});
