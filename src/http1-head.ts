@@ -141,7 +141,8 @@ export class HeadReader {
       const end = buffer.indexOf(CRLF_CRLF, start);
       if (end !== -1) {
         const cached = RECENT_HEADS.get((buffer as Latin1Buffer).latin1Slice(start, end));
-        if (cached !== undefined && cached.counted < this.maxHeaderSize) {
+        // Held to this reader's limits: the cache is shared by servers with different ones.
+        if (cached !== undefined && cached.counted < this.maxHeaderSize && end - start + 4 <= RAW_HEAD_FACTOR * this.maxHeaderSize) {
           this.consumed = end + 4;
           return cached;
         }

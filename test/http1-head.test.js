@@ -101,6 +101,9 @@ test('the header-size rule is node:http’s: target, names and values count, ref
   const text = `GET /${'c'.repeat(150)} HTTP/1.1\r\nHost: a\r\n\r\n`;
   assert.equal(new HeadReader(8192).read(Buffer.from(text)).method, 'GET');
   assert.equal(new HeadReader(100).read(Buffer.from(text)), TOO_LARGE);
+  const padded = `GET / HTTP/1.1\r\nX:${' '.repeat(250)}v\r\n\r\n`;
+  assert.equal(new HeadReader(8192).read(Buffer.from(padded)).method, 'GET');
+  assert.equal(new HeadReader(100).read(Buffer.from(padded)), TOO_LARGE);
 });
 
 // The same rules on a running server (the default, or SERVICE_PROBE_SERVER=http): bytes that can
