@@ -10,7 +10,10 @@ import { BAD_REQUEST as MISSING_HOST, EXPECTATION_FAILED, METHOD_NOT_ALLOWED, ty
 
 /** Limits of the standalone probe server. All durations in milliseconds. */
 export interface ServerLimits {
-  /** Largest request head in bytes; over it the client gets 431. Default 8192. */
+  /**
+   * Request-head size limit: the bytes of the target, field names and field values (node:http's
+   * count, which the node:net reader applies too); once they reach it the client gets 431. Default 8192.
+   */
   readonly maxHeaderSize: number;
   /**
    * Time a client has to send the whole request head, counted from the connection's start for its
