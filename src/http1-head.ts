@@ -125,11 +125,10 @@ export class HeadReader {
 
   constructor(readonly maxHeaderSize: number) {}
 
-  /** True while part of a head has been read. */
-  get inHead(): boolean {
-    return this.#scanned > 0;
-  }
-
+  /**
+   * Reads from the start of `buffer`: the parsed head (bytes used in `consumed`), INCOMPLETE (keep
+   * `buffer.subarray(consumed)` and call again with more bytes after it), INVALID or TOO_LARGE.
+   */
   read(buffer: Buffer): Head | HeadVerdict {
     let start = 0;
     if (this.#scanned === 0) {
