@@ -153,7 +153,12 @@ export const listenHttp: Listen = (answerer: Answerer, host, port, limits, log) 
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => onClientError(error, socket, log));
   // node:http gives CONNECT requests to 'connect' listeners and, with none, drops the connection
   // without a word; the probe answers it like any other method it does not serve.
-  server.on('connect', (_req: IncomingMessage, socket: Socket) => endThenDestroy(socket, refusalBytes(METHOD_NOT_ALLOWED)));
+  server.on('connect', (_req: IncomingMessage, socket: Socket) => {
+    // node:http hands the socket over without its error listener: a client that resets while the
+    // answer is written (EPIPE) must not become an uncaught exception in the host process.
+    socket.on('error', () => socket.destroy());
+    endThenDestroy(socket, refusalBytes(METHOD_NOT_ALLOWED));
+  });
   // node:http's own answer to an unknown `Expect` is a bare 417 without the probe's headers.
   server.on('checkExpectation', (_req: IncomingMessage, res: ServerResponse) => {
     res.writeHead(EXPECTATION_FAILED.status, EXPECTATION_FAILED.headers as string[]);

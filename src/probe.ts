@@ -37,7 +37,10 @@ export interface ProbeOptions {
   state?: ServiceState;
   /** Also send log events here (`console`, pino, …). Silent by default. */
   logger?: ProbeLogger;
-  /** Largest request head in bytes (431 past it). Default 8192. */
+  /**
+   * Request-head size limit in bytes, counted as node:http counts it: the target, the field names
+   * and the field values. A head is refused with 431 once they reach it. Default 8192.
+   */
   maxHeaderSize?: number;
   /** Time to send a request head, in ms. Default 10 000. */
   headersTimeoutMs?: number;

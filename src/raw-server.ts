@@ -13,6 +13,7 @@
 // or node:net".
 
 import { createServer, type Socket } from 'node:net';
+import { EXPECT_FAILED, EXPECT_NONE, HeadReader, INCOMPLETE, TOO_LARGE, type Head } from './http1-head.js';
 import { BAD_REQUEST, EXPECTATION_FAILED, HEADERS_TOO_LARGE, METHOD_NOT_ALLOWED, REQUEST_TIMEOUT, withConnectionClose, type RenderedResponse } from './render.js';
 import {
   bind,
@@ -29,122 +30,8 @@ import {
   type ProbeServer,
 } from './server-core.js';
 
-// From the CommonJS exports: an ES module import of node:http would evaluate its lazy WebSocket
-// getters, which load undici and tls on Node 22 and 24 (see client.ts).
-const { METHODS } = process.getBuiltinModule('node:http');
-
-const CRLF_CRLF = Buffer.from('\r\n\r\n');
-// Methods llhttp knows; any other is a malformed request (400), as with node:http.
-const KNOWN_METHODS = new Set(METHODS);
-// The target: visible ASCII only (RFC 9112 §3.2, RFC 3986), as llhttp requires.
-const REQUEST_LINE = /^([A-Z]+) ([\x21-\x7e]+) HTTP\/1\.([01])$/;
-// RFC 9110 §5.1 field-name token, then optional whitespace around the value.
-const HEADER_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*(.*?)[ \t]*$/;
-// Control characters other than HTAB are never valid in a field value (RFC 9110 §5.5); a bare LF
-// inside a line is how request smuggling starts.
-const INVALID_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
-// node:http's test for `Expect: 100-continue` (its continueExpression), applied to every Expect
-// value joined, as node:http joins them.
-const CONTINUE = /(?:^|\W)100-continue(?:$|\W)/i;
 // What node:http's writeContinue() sends before the answer.
 const CONTINUE_BYTES = Buffer.from('HTTP/1.1 100 Continue\r\n\r\n', 'latin1');
-
-// Kubelet, load balancers and the CLI send the same bytes every time: a parsed head is kept by its
-// text, so a repeated request costs a string lookup instead of a parse (measured: ~0.2 µs instead
-// of ~1.1 µs). Bounded in count and size: a client sending ever-new heads only pays the parse.
-const RECENT_HEADS = new Map<string, Head>();
-function rememberHead(text: string, head: Head): void {
-  if (text.length > 512) return;
-  if (RECENT_HEADS.size >= 64) RECENT_HEADS.clear();
-  RECENT_HEADS.set(text, head);
-}
-
-// Node's Buffer has a latin1Slice method that its typings do not declare; it skips toString's
-// argument handling on every request.
-type Latin1Buffer = Buffer & { latin1Slice(start: number, end: number): string };
-
-/** A parsed request head. Shared between requests (see RECENT_HEADS): never mutated. */
-interface Head {
-  readonly method: string;
-  readonly target: string;
-  readonly accept: string | undefined;
-  readonly keepAlive: boolean;
-  readonly announcesBody: boolean;
-  /** HTTP/1.1 `Expect`, as node:http reads it (it ignores Expect in HTTP/1.0). */
-  readonly expect: Expectation;
-  /** HTTP/1.1 without `Host`: answered 400 after the Expect check, as node:http orders them. */
-  readonly missingHost: boolean;
-}
-
-// No Expect; `Expect: 100-continue` (a `100 Continue` goes out first); any other (417).
-type Expectation = 0 | 1 | 2;
-const EXPECT_NONE = 0;
-const EXPECT_CONTINUE = 1;
-const EXPECT_FAILED = 2;
-
-function parseHead(text: string): Head | undefined {
-  const lines = text.split('\r\n');
-  const requestLine = REQUEST_LINE.exec(lines[0]!);
-  if (requestLine === null || !KNOWN_METHODS.has(requestLine[1]!)) return undefined;
-  const http11 = requestLine[3] === '1';
-  let hosts = 0;
-  let accept: string | undefined;
-  let contentLength: string | undefined;
-  let chunked = false;
-  let connectionClose = false;
-  let connectionKeepAlive = false;
-  let expect: string | undefined;
-  for (let i = 1; i < lines.length; i++) {
-    const line = lines[i]!;
-    const field = HEADER_LINE.exec(line);
-    if (field === null || INVALID_VALUE.test(field[2]!)) return undefined;
-    const name = field[1]!.toLowerCase();
-    const value = field[2]!;
-    switch (name) {
-      case 'host':
-        hosts++;
-        break;
-      case 'accept':
-        accept = accept === undefined ? value : `${accept}, ${value}`;
-        break;
-      case 'content-length':
-        if (!/^\d+$/.test(value) || (contentLength !== undefined && contentLength !== value)) return undefined;
-        contentLength = value;
-        break;
-      case 'transfer-encoding':
-        chunked = true;
-        break;
-      case 'expect':
-        expect = expect === undefined ? value : `${expect}, ${value}`;
-        break;
-      case 'connection':
-        for (const token of value.toLowerCase().split(',')) {
-          const option = token.trim();
-          if (option === 'close') connectionClose = true;
-          else if (option === 'keep-alive') connectionKeepAlive = true;
-        }
-        break;
-    }
-  }
-  // RFC 9112 §3.2: never more than one Host; §6.3: never both framings. (A missing Host is
-  // answered later, as on node:http: see missingHost.)
-  if (hosts > 1 || (chunked && contentLength !== undefined)) return undefined;
-  return Object.freeze({
-    method: requestLine[1]!,
-    target: requestLine[2]!,
-    accept,
-    keepAlive: !connectionClose && (http11 || connectionKeepAlive),
-    // As announcesBody in probe.ts, which the node:http path uses.
-    announcesBody: chunked || (contentLength !== undefined && contentLength !== '0'),
-    expect: !http11 || expect === undefined ? EXPECT_NONE : CONTINUE.test(expect) ? EXPECT_CONTINUE : EXPECT_FAILED,
-    missingHost: http11 && hosts === 0,
-  });
-}
-
-function hasBareLf(buffer: Buffer): boolean {
-  for (let i = buffer.indexOf(10); i !== -1; i = buffer.indexOf(10, i + 1)) if (i === 0 || buffer[i - 1] !== 13) return true;
-  return false;
-}
 
 /** Starts the node:net probe server: the server core's `Listen` contract, as `listenHttp`. */
 export const listenRaw: Listen = (answerer: Answerer, host, port, limits, log) => {
@@ -162,6 +49,7 @@ export const listenRaw: Listen = (answerer: Answerer, host, port, limits, log) =
     waiting = false; // for an answer that runs checks
     done = false;
     inBatch = 0; // requests read since the socket's output was last empty
+    readonly heads = new HeadReader(limits.maxHeaderSize);
 
     constructor(readonly socket: Socket) {
       this.deadline = Date.now() + limits.headersTimeoutMs;
@@ -181,32 +69,20 @@ export const listenRaw: Listen = (answerer: Answerer, host, port, limits, log) =
       const now = Date.now();
       let answered = false;
       while (buffer.length > 0) {
-        // RFC 9112 §2.2: empty lines before a request line are ignored.
-        let start = 0;
-        while (start + 1 < buffer.length && buffer[start] === 13 && buffer[start + 1] === 10) start += 2;
-        if (start > 0) buffer = buffer.subarray(start);
-        if (buffer.length === 0) break;
-        if (!this.reading) {
-          this.reading = true;
-          this.deadline = now + limits.headersTimeoutMs;
-        }
-        const end = buffer.indexOf(CRLF_CRLF);
-        if (end === -1 || end + 4 > limits.maxHeaderSize) {
-          if (end !== -1 || buffer.length > limits.maxHeaderSize) return this.refuse(HEADERS_TOO_LARGE);
-          // A line ended by a bare LF can never complete a valid head: refuse it now rather than
-          // at the timeout (node:http does the same).
-          if (hasBareLf(buffer)) return this.refuse(BAD_REQUEST);
-          this.pending = buffer;
+        const head = this.heads.read(buffer);
+        if (typeof head === 'number') {
+          // Empty lines before a request line are dropped; they do not start a head's time.
+          const rest = this.heads.consumed === 0 ? buffer : buffer.subarray(this.heads.consumed);
+          if (head !== INCOMPLETE) return this.refuse(head === TOO_LARGE ? HEADERS_TOO_LARGE : BAD_REQUEST);
+          if (rest.length === 0) break;
+          if (!this.reading) {
+            this.reading = true;
+            this.deadline = now + limits.headersTimeoutMs;
+          }
+          this.pending = rest;
           return;
         }
-        const text = (buffer as Latin1Buffer).latin1Slice(0, end);
-        let head = RECENT_HEADS.get(text);
-        if (head === undefined) {
-          head = parseHead(text);
-          if (head === undefined) return this.refuse(BAD_REQUEST);
-          rememberHead(text, head);
-        }
-        buffer = buffer.subarray(end + 4);
+        buffer = buffer.subarray(this.heads.consumed);
         this.reading = false;
         // The order in which node:http (with the node:http path's listeners) looks at a request.
         if (head.method === 'CONNECT') {

@@ -25,7 +25,11 @@ export interface Answerer {
 
 /** Limits of the standalone probe server. All durations in milliseconds. */
 export interface ServerLimits {
-  /** Largest request head in bytes, at most 65 536; over it the client gets 431. Default 8192. */
+  /**
+   * Request-head size limit, at most 65 536: the bytes of the target, field names and field values
+   * (node:http's count, which the node:net reader applies too); once they reach it the client gets
+   * 431. Default 8192.
+   */
   readonly maxHeaderSize: number;
   /**
    * Time a client has to send the whole request head, counted from the connection's start for its

@@ -7,9 +7,61 @@ import { MARKER, nextHostile } from '../lib/hostile.mjs';
 import { randomSource } from '../lib/prng.mjs';
 import { Findings, checkProcessClean, settle } from '../lib/scenario.mjs';
 import { latencyFigures, mb, nowMs, seconds, sleep } from '../lib/stats.mjs';
-import { rawExchange, statusesIn } from '../lib/wire.mjs';
+import { kubeProbe, rawExchange, statusesIn } from '../lib/wire.mjs';
+import { connect } from 'node:net';
 
 export const title = 'hostile HTTP';
+
+// Opens `count` connections at once, each writing `size` random bytes, while fresh kubelet-style
+// `GET /ready` requests go one after the other. Resolves how long each junk connection stayed open
+// after its write (the probe must refuse junk at once, not at the headers timeout), what it was
+// answered, and the probe requests' latencies.
+export async function junkFlood(port, rnd, count, size) {
+  const payloads = Array.from({ length: count }, () => rnd.bytes(size));
+  const openMs = [];
+  const answers = new Map();
+  const probeLatencies = [];
+  let flooding = true;
+  const prober = (async () => {
+    while (flooding) {
+      try {
+        probeLatencies.push((await kubeProbe(port, '/ready', 5000)).ms);
+      } catch {
+        probeLatencies.push(Infinity);
+      }
+    }
+  })();
+  const started = nowMs();
+  await Promise.all(
+    payloads.map(
+      (bytes) =>
+        new Promise((resolve) => {
+          const socket = connect({ port, host: '127.0.0.1' });
+          let wroteAt;
+          let raw = '';
+          socket.setEncoding('latin1');
+          socket.on('data', (chunk) => {
+            raw += chunk;
+          });
+          socket.on('error', () => {});
+          // Far past the headers timeout: a connection still open then is counted as such.
+          const giveUp = setTimeout(() => socket.destroy(), 15_000);
+          socket.on('close', () => {
+            clearTimeout(giveUp);
+            openMs.push(nowMs() - (wroteAt ?? nowMs()));
+            const status = raw.slice(9, 12) || 'no answer';
+            answers.set(status, (answers.get(status) ?? 0) + 1);
+            resolve();
+          });
+          socket.on('connect', () => socket.write(bytes, () => (wroteAt = nowMs())));
+        }),
+    ),
+  );
+  const allClosedMs = nowMs() - started;
+  flooding = false;
+  await prober;
+  return { openMs, allClosedMs, answers, probeLatencies };
+}
 
 // Every status the probe may answer a hostile request with while READY (all endpoints pass).
 const ALLOWED_STATUSES = new Set([100, 200, 400, 404, 405, 408, 417, 431]);
@@ -88,6 +140,18 @@ export async function run({ seed, short }) {
         peakRss = Math.max(peakRss, s.rss);
       }
     }
+    // 1,000 connections of 100 random bytes at once: each refused and closed at once (within a
+    // second, not at the 10 s headers timeout), while a fresh GET /ready answers in milliseconds.
+    const junkCount = short ? 300 : 1000;
+    const junk = await junkFlood(probe.port, rnd, junkCount, 100);
+    const junkOpen = latencyFigures(junk.openMs);
+    const junkProbes = latencyFigures(junk.probeLatencies);
+    findings.check(junk.openMs.length === junkCount && junkOpen.max <= 1000, 'junk connections not all closed within a second of their write', () => ({ closed: junk.openMs.length, max: +junkOpen.max.toFixed(0) }));
+    // The first GET /ready waits in the kernel's accept queue behind the burst of connects; the
+    // bound is kubelet's default probe timeout.
+    findings.check(junk.probeLatencies.length > 0 && junkProbes.max <= 1000, 'GET /ready slower than 1 s during the junk flood', () => ({ max: +junkProbes.max.toFixed(1) }));
+    const junkAnswers = [...junk.answers].map(([k, v]) => `${k}×${v}`).join(' ');
+
     const fds = await settle(() => probe.fds(), baseFds);
     const end = await probe.call('stats', { gc: true });
     checkProcessClean(findings, probe, end);
@@ -101,10 +165,12 @@ export async function run({ seed, short }) {
     const answers = [...outcomes].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k}×${v}`).join(' ');
     return {
       findings,
-      figures: { requests: tried, batches: probeLatencies.length, probeLatency: lat, retried, heapBefore: base.heapUsed, heapMid: mid.heapUsed, heapAfter: end.heapUsed, heapPeak: peakHeap, rssBefore: base.rss, rssAfter: end.rss, rssPeak: peakRss, fdsBefore: baseFds, fdsAfter: fds },
+      figures: { junkConnections: junkCount, junkAllClosedMs: junk.allClosedMs, junkOpenMs: junkOpen, junkProbeLatency: junkProbes, junkProbes: junk.probeLatencies.length, requests: tried, batches: probeLatencies.length, probeLatency: lat, retried, heapBefore: base.heapUsed, heapMid: mid.heapUsed, heapAfter: end.heapUsed, heapPeak: peakHeap, rssBefore: base.rss, rssAfter: end.rss, rssPeak: peakRss, fdsBefore: baseFds, fdsAfter: fds },
       line:
         `${tried} hostile requests in ${seconds(nowMs() - started)} s (first answers: ${answers}); ` +
         `probe request after each of ${probeLatencies.length} batches ${lat.text} (limit ${limitMs} ms; ${retried} slow first tries retried); ` +
+        `${junkCount} junk connections (100 random bytes each) at once: all closed ${seconds(junk.allClosedMs)} s after the first connect, each open after its write ${junkOpen.text} (answers: ${junkAnswers}), ` +
+        `${junk.probeLatencies.length} GET /ready meanwhile ${junkProbes.text}; ` +
         `heap after GC ${mb(base.heapUsed)} → ${mb(mid.heapUsed)} (half-way) → ${mb(end.heapUsed)} MB (peak ${mb(peakHeap)}), rss ${mb(base.rss)} → ${mb(end.rss)} MB (peak ${mb(peakRss)}); fds ${baseFds} → ${fds}; uncaught 0`.replace('uncaught 0', `uncaught ${end.uncaught + end.unhandled}`),
     };
   } finally {
