@@ -8,13 +8,14 @@ import { CheckRegistry, type CheckFunction, type CheckOptions } from './checks.j
 import { ProbeArgumentError, ProbeStartError } from './errors.js';
 import { createLog, type Log, type ProbeLogger } from './log.js';
 import { toHost, toOptions, toPort, toPositiveInteger, toState, type AddressInput } from './options.js';
-import { METHOD_NOT_ALLOWED, NOT_FOUND, renderDetailed, stateText, withConnectionClose, type RenderedResponse } from './render.js';
-import { route, type ProbeRoute, type Route } from './routes.js';
+import { answerRoute, type AnswerSource } from './answer.js';
+import { withConnectionClose, type RenderedResponse } from './render.js';
+import { route, type Route } from './routes.js';
 import { listenRaw, type RawAnswer } from './raw-server.js';
 import { DEFAULT_LIMITS, listen, type BoundAddress, type ProbeServer, type ServerLimits } from './server.js';
 import { Shutdown, shutdownDefaults, toShutdownOptions, type ShutdownHook, type ShutdownHookOptions, type ShutdownOptions, type ShutdownResult, type TrackableServer } from './shutdown.js';
 import { ServiceState } from './state.js';
-import { checksVerdict, singleCheckVerdict, stateVerdict, type CheckOutcome } from './verdict.js';
+import type { CheckOutcome } from './verdict.js';
 
 /** How long `stop()` waits for open connections before it closes them by force. */
 export const SHUTDOWN_GRACE_PERIOD_MS = 500;
@@ -118,6 +119,7 @@ export class Probe extends EventEmitter<ProbeEvents> {
   #stopping: Promise<void> | undefined;
   #shutdown: Shutdown | undefined;
   #readyWhileDraining = false;
+  readonly #source: AnswerSource = this.#createSource();
 
   constructor(options?: ProbeOptions) {
     super();
@@ -380,31 +382,33 @@ export class Probe extends EventEmitter<ProbeEvents> {
     return response instanceof Promise ? response.then((settled) => ({ response: settled, head: routed.head })) : { response, head: routed.head };
   }
 
-  // The answer to a routed request: at once when no check has to run, later when one does.
+  // The decision is answer.ts's, shared with the worker thread (worker mode).
   #answer(routed: Route): RenderedResponse | Promise<RenderedResponse> {
-    if (routed.kind !== 'probe') return routed.kind === 'not-found' ? NOT_FOUND : METHOD_NOT_ALLOWED;
-    if (routed.check === undefined && !routed.verbose && routed.format === 'text' && (this.#checks.size === 0 || routed.endpoint === 'started')) {
-      // The hot path: no check to run, a precomputed answer.
-      const verdict = stateVerdict(routed.endpoint, this.#state, this.#started, this.#readyWhileDraining);
-      return stateText(verdict.status, verdict.word);
-    }
-    const outcomes = routed.endpoint === 'started' ? [] : this.#checks.evaluate({ endpoint: routed.endpoint, only: routed.check, exclude: routed.exclude });
-    if (outcomes === undefined) return NOT_FOUND;
-    if (!(outcomes instanceof Promise)) return this.#render(routed, outcomes);
-    return outcomes
-      .then((settled) => this.#render(routed, settled))
-      .catch((error: unknown) => {
-        this.#log.error(`probe: evaluating checks failed: ${String(error)}`);
-        return stateText(503, this.#state);
-      });
+    return answerRoute(routed, this.#source);
   }
 
-  #render(routed: ProbeRoute, outcomes: readonly CheckOutcome[]): RenderedResponse {
-    const verdict =
-      routed.check !== undefined
-        ? singleCheckVerdict(this.#state, outcomes[0]!)
-        : checksVerdict(routed.endpoint, stateVerdict(routed.endpoint, this.#state, this.#started, this.#readyWhileDraining), outcomes);
-    return renderDetailed(verdict, routed.format, routed.verbose, this.#exposeDetails);
+  // What answer.ts reads on the main thread: this probe's own state and check registry.
+  #createSource(): AnswerSource {
+    const probe = this;
+    return {
+      get state() {
+        return probe.#state;
+      },
+      get started() {
+        return probe.#started;
+      },
+      get readyWhileDraining() {
+        return probe.#readyWhileDraining;
+      },
+      get exposeDetails() {
+        return probe.#exposeDetails;
+      },
+      get hasChecks() {
+        return probe.#checks.size > 0;
+      },
+      evaluate: (selection) => this.#checks.evaluate(selection),
+      evaluationFailed: (error) => this.#log.error(`probe: evaluating checks failed: ${String(error)}`),
+    };
   }
 }
 
