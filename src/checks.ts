@@ -110,6 +110,39 @@ export interface Selection {
   readonly exclude: readonly string[];
 }
 
+/** What the worker thread knows of a check: enough to select it and to answer without it. */
+export interface CheckInfo {
+  readonly name: string;
+  readonly readiness: boolean;
+  readonly liveness: boolean;
+  readonly critical: boolean;
+  readonly timeoutMs: number;
+  /** Runs on its own schedule (`intervalMs`): requests are answered from its latest outcome. */
+  readonly background: boolean;
+  /** A background check's latest outcome. */
+  readonly last: CheckOutcome | undefined;
+}
+
+/**
+ * The checks one request evaluates, in registration order: the one named by `only`, or every
+ * check the endpoint evaluates minus the excluded ones. `undefined` when `only` names no check the
+ * endpoint evaluates. Shared by the registry and the worker thread's mirror of it.
+ */
+export function selectChecks<T extends { readonly name: string; readonly readiness: boolean; readonly liveness: boolean }>(
+  checks: ReadonlyMap<string, T>,
+  selection: Selection,
+): T[] | undefined {
+  if (selection.only !== undefined) {
+    const check = checks.get(selection.only);
+    return check === undefined || !evaluates(selection.endpoint, check) ? undefined : [check];
+  }
+  const selected: T[] = [];
+  for (const check of checks.values()) {
+    if (evaluates(selection.endpoint, check) && !selection.exclude.includes(check.name)) selected.push(check);
+  }
+  return selected;
+}
+
 /** The registry of one probe's checks. */
 export class CheckRegistry {
   readonly #log: Log;
@@ -210,22 +243,33 @@ export class CheckRegistry {
    * rejects. `undefined` when `only` names no check the endpoint evaluates.
    */
   evaluate(selection: Selection): readonly CheckOutcome[] | Promise<readonly CheckOutcome[]> | undefined {
+    const selected = selectChecks(this.#entries, selection);
+    if (selected === undefined) return undefined;
     const pending: (CheckOutcome | Promise<CheckOutcome>)[] = [];
     let sync = true;
-    if (selection.only !== undefined) {
-      const entry = this.#entries.get(selection.only);
-      if (entry === undefined || !evaluates(selection.endpoint, entry)) return undefined;
-      const result = this.#result(entry);
-      if (result instanceof Promise) return result.then((outcome) => [outcome]);
-      return [result];
-    }
-    for (const entry of this.#entries.values()) {
-      if (!evaluates(selection.endpoint, entry) || selection.exclude.includes(entry.name)) continue;
+    for (const entry of selected) {
       const result = this.#result(entry);
       if (result instanceof Promise) sync = false;
       pending.push(result);
     }
     return sync ? (pending as CheckOutcome[]) : Promise.all(pending);
+  }
+
+  /** Every check in registration order, with a background check's latest outcome (for the worker thread). */
+  list(): CheckInfo[] {
+    const infos: CheckInfo[] = [];
+    for (const entry of this.#entries.values()) {
+      infos.push({
+        name: entry.name,
+        readiness: entry.readiness,
+        liveness: entry.liveness,
+        critical: entry.critical,
+        timeoutMs: entry.timeoutMs,
+        background: entry.intervalMs !== undefined,
+        last: entry.intervalMs !== undefined ? entry.last : undefined,
+      });
+    }
+    return infos;
   }
 
   #result(entry: Entry): CheckOutcome | Promise<CheckOutcome> {
