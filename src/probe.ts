@@ -4,7 +4,7 @@
 
 import { EventEmitter } from 'node:events';
 import type { IncomingMessage, OutgoingHttpHeader, ServerResponse } from 'node:http';
-import { CheckRegistry, type CheckFunction, type CheckOptions } from './checks.js';
+import { CheckRegistry, type CheckFunction, type CheckOptions, type Selection } from './checks.js';
 import { ProbeArgumentError, ProbeStartError } from './errors.js';
 import { createLog, type Log, type ProbeLogger } from './log.js';
 import { toHost, toOptions, toPort, toPositiveInteger, toState, type AddressInput } from './options.js';
@@ -16,6 +16,9 @@ import { DEFAULT_LIMITS, listen, type BoundAddress, type ProbeServer, type Serve
 import { Shutdown, shutdownDefaults, toShutdownOptions, type ShutdownHook, type ShutdownHookOptions, type ShutdownOptions, type ShutdownResult, type TrackableServer } from './shutdown.js';
 import { ServiceState } from './state.js';
 import type { CheckOutcome } from './verdict.js';
+import { toWorkerOptions, workerFromEnvironment, type ResolvedWorkerOptions, type WorkerOptions } from './worker/options.js';
+import type { WorkerServer } from './worker/main-side.js';
+import { STALL_CHECK_NAME } from './worker/stall.js';
 
 /** How long `stop()` waits for open connections before it closes them by force. */
 export const SHUTDOWN_GRACE_PERIOD_MS = 500;
@@ -61,6 +64,14 @@ export interface ProbeOptions {
    * environment variable (`net` or `http`) decides, so a whole test suite can run on either.
    */
   server?: ServerKind;
+  /**
+   * Worker mode: run the standalone server (the node:net reader) in a worker thread, so probes are
+   * answered while the main thread is blocked, and a blocked main thread becomes a verdict:
+   * `/ready` answers 503 past `readinessStallMs` without a beat from it, `/health` past
+   * `livenessStallMs`. `true` for the defaults (1000 ms and 10 000 ms). See docs/worker.md.
+   * Without this option (and without `server`), `SERVICE_PROBE_WORKER=1` turns it on.
+   */
+  worker?: boolean | WorkerOptions;
 }
 
 /** The standalone server's request reader: the probe's own on node:net, or node:http. */
@@ -78,6 +89,7 @@ const OPTION_NAMES = [
   'maxConnections',
   'exposeDetails',
   'server',
+  'worker',
 ] as const;
 
 /** Per-start overrides of the probe's `host`, `port` and initial `state`. */
@@ -110,6 +122,9 @@ export class Probe extends EventEmitter<ProbeEvents> {
   readonly #checks: CheckRegistry;
   readonly #exposeDetails: boolean;
   readonly #serverKind: ServerKind;
+  readonly #workerOptions: ResolvedWorkerOptions | undefined;
+  // The worker server while it runs (worker mode): told of every change its answers depend on.
+  #worker: WorkerServer | undefined;
   #state: ServiceState;
   #started = false;
   #whenStarted: Promise<void> | undefined;
@@ -144,9 +159,17 @@ export class Probe extends EventEmitter<ProbeEvents> {
       throw new ProbeArgumentError('options.exposeDetails', 'a boolean', given.exposeDetails);
     }
     this.#exposeDetails = given.exposeDetails ?? false;
+    this.#workerOptions = toWorkerOptions(given.worker, 'options.worker');
+    if (this.#workerOptions !== undefined && given.server === 'http') {
+      throw new ProbeArgumentError('options.server', "'net' or left out with worker mode (the worker runs the node:net reader)", given.server);
+    }
     this.#serverKind = toServerKind(given.server);
+    if (given.worker === undefined && given.server === undefined) this.#workerOptions = workerFromEnvironment();
     this.#log = createLog(given.logger);
-    this.#checks = new CheckRegistry(this.#log, (outcome) => this.emit('check', outcome));
+    this.#checks = new CheckRegistry(this.#log, (outcome) => {
+      this.#worker?.checkFinished(outcome);
+      this.emit('check', outcome);
+    });
     if (this.#state === ServiceState.Ready) this.#started = true;
   }
 
@@ -163,6 +186,7 @@ export class Probe extends EventEmitter<ProbeEvents> {
     this.#state = next;
     this.#log.debug(`Service state change: ${previous} to ${next}.`);
     if (next === ServiceState.Ready) this.markStarted();
+    this.#worker?.stateChanged();
     this.emit('change', next, previous);
   }
 
@@ -175,6 +199,7 @@ export class Probe extends EventEmitter<ProbeEvents> {
   markStarted(): void {
     if (this.#started) return;
     this.#started = true;
+    this.#worker?.stateChanged();
     this.#resolveStarted?.();
   }
 
@@ -208,7 +233,9 @@ export class Probe extends EventEmitter<ProbeEvents> {
     const starting = (async () => {
       if (this.#stopping !== undefined) await this.#stopping;
       const server =
-        this.#serverKind === 'net'
+        this.#workerOptions !== undefined
+          ? (this.#worker = await this.#listenInWorker(host, port, this.#workerOptions))
+          : this.#serverKind === 'net'
           ? await listenRaw((method, target, accept) => this.#answerRaw(method, target, accept), host, port, this.#limits, this.#log)
           : await listen((req, res) => this.#respond(req, res, route(req.method, req.url, acceptOf(req)), server), host, port, this.#limits, this.#log);
       this.#server = server;
@@ -241,6 +268,7 @@ export class Probe extends EventEmitter<ProbeEvents> {
     }
     this.#stopping = server.stop(SHUTDOWN_GRACE_PERIOD_MS).then((inTime) => {
       if (this.#server === server) this.#server = undefined;
+      if (this.#worker === server) this.#worker = undefined;
       if (!inTime) this.#log.error(`Service probe did not stop within ${SHUTDOWN_GRACE_PERIOD_MS} ms; open connections were closed`);
       else this.#log.debug('Service probe stopped');
     });
@@ -276,12 +304,18 @@ export class Probe extends EventEmitter<ProbeEvents> {
    * ```
    */
   addCheck(name: string, check: CheckFunction, options?: CheckOptions): void {
+    if (name === STALL_CHECK_NAME && this.#workerOptions !== undefined) {
+      throw new ProbeArgumentError('name', `a name other than '${STALL_CHECK_NAME}' (worker mode's stall verdict)`, name);
+    }
     this.#checks.add(name, check, options);
+    this.#worker?.checksChanged();
   }
 
   /** Removes a check (its timer and monitor stop). Returns `false` if there was none of that name. */
   removeCheck(name: string): boolean {
-    return this.#checks.remove(name);
+    const removed = this.#checks.remove(name);
+    if (removed) this.#worker?.checksChanged();
+    return removed;
   }
 
   /** Whether a check of this name is registered. */
@@ -356,6 +390,7 @@ export class Probe extends EventEmitter<ProbeEvents> {
       setState: (state) => this.setState(state),
       setReadyWhileDraining: (on) => {
         this.#readyWhileDraining = on;
+        this.#worker?.stateChanged();
       },
       stopProbe: () => this.stop(),
     });
@@ -380,6 +415,27 @@ export class Probe extends EventEmitter<ProbeEvents> {
     const routed = route(method, target, accept);
     const response = this.#answer(routed);
     return response instanceof Promise ? response.then((settled) => ({ response: settled, head: routed.head })) : { response, head: routed.head };
+  }
+
+  // Worker mode: node:worker_threads and the worker's code load only here, on first use.
+  async #listenInWorker(host: string | undefined, port: number, options: ResolvedWorkerOptions): Promise<WorkerServer> {
+    const { listenInWorker } = await import('./worker/main-side.js');
+    const probe = this;
+    const side = {
+      get state() {
+        return probe.#state;
+      },
+      get started() {
+        return probe.#started;
+      },
+      get readyWhileDraining() {
+        return probe.#readyWhileDraining;
+      },
+      exposeDetails: this.#exposeDetails,
+      checks: () => this.#checks.list(),
+      evaluate: (selection: Selection) => this.#checks.evaluate(selection),
+    };
+    return listenInWorker(side, host, port, this.#limits, this.#log, options);
   }
 
   // The decision is answer.ts's, shared with the worker thread (worker mode).
