@@ -62,13 +62,12 @@ export function liveWorkerCount(): number {
 }
 
 /**
- * Ends the worker thread of a running worker server as a crash would (for the tests of crash
- * recovery). Resolves when the thread has exited.
+ * Ends every probe worker thread as a crash would (for the tests of crash recovery). Resolves
+ * when they have exited.
  */
-export async function crashWorkerForTest(server: ProbeServer): Promise<void> {
-  await (server as unknown as { [CRASH]?: () => Promise<void> })[CRASH]?.();
+export async function terminateWorkersForTest(): Promise<void> {
+  await Promise.all([...alive].map((worker) => worker.terminate()));
 }
-const CRASH = Symbol('crash');
 
 /**
  * Starts the probe server in a worker thread on `host:port`. Resolves once it listens; rejects
@@ -198,7 +197,7 @@ export async function listenInWorker(side: ProbeSide, host: string | undefined, 
   beat.unref();
 
   let stopped: Promise<boolean> | undefined;
-  const server: WorkerServer & { [CRASH]: () => Promise<void> } = {
+  const server: WorkerServer = {
     bound,
     get stopping() {
       return stopping;
@@ -235,13 +234,6 @@ export async function listenInWorker(side: ProbeSide, host: string | undefined, 
     },
     checkFinished(outcome) {
       post({ kind: 'outcome', outcome });
-    },
-    async [CRASH]() {
-      const running = current;
-      if (running === undefined) return;
-      const exited = new Promise((resolve) => running.worker.once('exit', resolve));
-      await running.worker.terminate();
-      await exited;
     },
   };
   return server;
