@@ -10,7 +10,7 @@ import { fork } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -170,6 +170,7 @@ async function main() {
     terminus: `@godaddy/terminus ${versionOf('@godaddy/terminus')}`,
   };
   const results = { date: new Date().toISOString(), node: process.version, cpus: `${cpus().length} × ${cpus()[0]?.model ?? '?'}`, blockMs: BLOCK_MS, freeMs: FREE_MS, everyMs: EVERY_MS, cycles: CYCLES, blocked: {}, cost: {} };
+  results.loadBefore = loadavg()[0];
   for (const name of Object.keys(CONTENDERS)) {
     results.blocked[name] = await blocked(name);
     console.error(name, JSON.stringify(results.blocked[name]));
@@ -178,8 +179,9 @@ async function main() {
     results.cost[kind] = await cost(kind);
     console.error(`cost ${kind}`, JSON.stringify(results.cost[kind]));
   }
+  results.loadAfter = loadavg()[0];
   const f = (n) => (n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2));
-  let md = `Measured ${results.date.slice(0, 10)} with Node ${results.node} on ${results.cpus}. The service's main thread is blocked ${BLOCK_MS} ms at a time (then ${FREE_MS} ms free), ${CYCLES} times; a client sends GET /ready on a new connection every ${EVERY_MS} ms throughout. Latency in ms from sending to the end of the answer.\n\n`;
+  let md = `Measured ${results.date.slice(0, 10)} with Node ${results.node} on ${results.cpus}. The service's main thread is blocked ${BLOCK_MS} ms at a time (then ${FREE_MS} ms free), ${CYCLES} times; a client sends GET /ready on a new connection every ${EVERY_MS} ms throughout. Latency in ms from sending to the end of the answer. Machine load average ${results.loadBefore.toFixed(1)} before, ${results.loadAfter.toFixed(1)} after (other work shared the machine).\n\n`;
   md += '| main thread blocked 2 s at a time | requests | p50 ms | p99 ms | max ms | answers slower than 1 s (kubelet timeout) | statuses |\n| --- | --- | --- | --- | --- | --- | --- |\n';
   for (const [name, r] of Object.entries(results.blocked)) {
     const statuses = Object.entries(r.statuses).map(([s, n]) => `${s}: ${n}`).join(', ');
