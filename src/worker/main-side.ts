@@ -84,6 +84,8 @@ export async function listenInWorker(side: ProbeSide, host: string | undefined, 
   let current: Running | undefined;
   let stopping = false;
   let restartTimer: NodeJS.Timeout | undefined;
+  // A restart under way, which a stop waits for (so that no thread outlives the stop).
+  let restarting: Promise<unknown> | undefined;
   let restartDelayMs = FIRST_RESTART_DELAY_MS;
 
   function answerEvaluate(running: Running, id: number, selection: Selection): void {
@@ -164,7 +166,7 @@ export async function listenInWorker(side: ProbeSide, host: string | undefined, 
   function restart(): void {
     restartTimer = undefined;
     if (stopping) return;
-    spawn(bound.port).then(
+    restarting = spawn(bound.port).then(
       ({ running }) => {
         if (stopping) {
           void running.worker.terminate();
@@ -210,6 +212,7 @@ export async function listenInWorker(side: ProbeSide, host: string | undefined, 
         stopping = true;
         clearInterval(beat);
         clearTimeout(restartTimer);
+        await restarting;
         const running = current;
         if (running === undefined) return true;
         const inTime = await new Promise<boolean>((resolve) => {
