@@ -35,7 +35,9 @@ test(`the ${SUITES.join(', ')} suites pass in worker mode`, { timeout: 300_000 }
       (error, stdout, stderr) => resolve({ code: error?.code ?? 0, output: stdout + stderr }),
     );
   });
-  const failed = output.split('\n').filter((line) => /^\s*not ok /.test(line));
+  // Each failure with the lines that explain it.
+  const lines = output.split('\n');
+  const failed = lines.flatMap((line, i) => (/^\s*not ok /.test(line) ? lines.slice(i, i + 16) : []));
   assert.equal(code, 0, `worker mode: ${failed.join('\n') || output.slice(-4000)}`);
   assert.match(output, /^# fail 0$/m);
   const passed = Number(/^# pass (\d+)$/m.exec(output)?.[1]);
