@@ -4,7 +4,7 @@
 
 import { EventEmitter } from 'node:events';
 import type { IncomingMessage, OutgoingHttpHeader, ServerResponse } from 'node:http';
-import { CheckRegistry, type CheckFunction, type CheckOptions, type Selection } from './checks.js';
+import { CheckRegistry, type CheckFunction, type CheckInfo, type CheckOptions } from './checks.js';
 import { ProbeArgumentError, ProbeStartError } from './errors.js';
 import { createLog, type Log, type ProbeLogger } from './log.js';
 import { toHost, toOptions, toPort, toPositiveInteger, toState, type AddressInput } from './options.js';
@@ -134,7 +134,7 @@ export class Probe extends EventEmitter<ProbeEvents> {
   #stopping: Promise<void> | undefined;
   #shutdown: Shutdown | undefined;
   #readyWhileDraining = false;
-  readonly #source: AnswerSource = this.#createSource();
+  readonly #source = this.#createSource();
 
   constructor(options?: ProbeOptions) {
     super();
@@ -420,22 +420,7 @@ export class Probe extends EventEmitter<ProbeEvents> {
   // Worker mode: node:worker_threads and the worker's code load only here, on first use.
   async #listenInWorker(host: string | undefined, port: number, options: ResolvedWorkerOptions): Promise<WorkerServer> {
     const { listenInWorker } = await import('./worker/main-side.js');
-    const probe = this;
-    const side = {
-      get state() {
-        return probe.#state;
-      },
-      get started() {
-        return probe.#started;
-      },
-      get readyWhileDraining() {
-        return probe.#readyWhileDraining;
-      },
-      exposeDetails: this.#exposeDetails,
-      checks: () => this.#checks.list(),
-      evaluate: (selection: Selection) => this.#checks.evaluate(selection),
-    };
-    return listenInWorker(side, host, port, this.#limits, this.#log, options);
+    return listenInWorker(this.#source, host, port, this.#limits, this.#log, options);
   }
 
   // The decision is answer.ts's, shared with the worker thread (worker mode).
@@ -443,8 +428,9 @@ export class Probe extends EventEmitter<ProbeEvents> {
     return answerRoute(routed, this.#source);
   }
 
-  // What answer.ts reads on the main thread: this probe's own state and check registry.
-  #createSource(): AnswerSource {
+  // What answer.ts reads on the main thread (this probe's own state and check registry), and what
+  // worker mode's main side reads to feed the worker.
+  #createSource(): AnswerSource & { checks(): CheckInfo[] } {
     const probe = this;
     return {
       get state() {
@@ -463,6 +449,7 @@ export class Probe extends EventEmitter<ProbeEvents> {
         return probe.#checks.size > 0;
       },
       evaluate: (selection) => this.#checks.evaluate(selection),
+      checks: () => this.#checks.list(),
       evaluationFailed: (error) => this.#log.error(`probe: evaluating checks failed: ${String(error)}`),
     };
   }
