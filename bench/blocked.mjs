@@ -85,6 +85,11 @@ if (args.child !== undefined) {
     await probe.stop();
     process.send({ startMs, rssMb, idleCpuPercent: ((cpu.user + cpu.system) / 1000 / idleMs) * 100, stopMs: performance.now() - stopBegan });
     process.disconnect();
+  } else if (args.child.startsWith('serve-')) {
+    // Throughput: serve until the parent disconnects.
+    const port = await CONTENDERS[args.child.slice(6)]();
+    process.send({ port });
+    process.on('disconnect', () => process.exit(0));
   } else {
     const port = await CONTENDERS[args.child]();
     process.send({ port });
@@ -162,6 +167,29 @@ async function cost(kind) {
   return Object.fromEntries(Object.keys(samples[0]).map((key) => [key, median(samples.map((s) => s[key]))]));
 }
 
+// Keep-alive GET /ready throughput with the main thread free: what worker mode costs (or saves)
+// per request. bench/load.mjs in its own process; rounds alternate inline and worker.
+async function throughput() {
+  const load = fork(join(ROOT, 'bench', 'load.mjs'), [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  const figures = { inline: [], worker: [] };
+  for (let round = 0; round < (quick ? 1 : 3); round++) {
+    for (const kind of ['inline', 'worker']) {
+      const child = fork(fileURLToPath(import.meta.url), ['--child', `serve-${kind}`], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+      const exited = once(child, 'exit');
+      const [{ port }] = await once(child, 'message');
+      load.send({ port, path: '/ready', connections: 32, warmupS: quick ? 0.2 : 0.5, durationS: quick ? 0.5 : 2, close: false });
+      const [result] = await once(load, 'message');
+      figures[kind].push(result);
+      child.disconnect();
+      await exited;
+    }
+  }
+  load.disconnect();
+  return Object.fromEntries(
+    Object.entries(figures).map(([kind, runs]) => [kind, { rps: median(runs.map((r) => r.rps)), p50us: median(runs.map((r) => r.p50us)), p99us: median(runs.map((r) => r.p99us)) }]),
+  );
+}
+
 async function main() {
   const labels = {
     inline: 'service-probe, inline (default)',
@@ -179,6 +207,8 @@ async function main() {
     results.cost[kind] = await cost(kind);
     console.error(`cost ${kind}`, JSON.stringify(results.cost[kind]));
   }
+  results.throughput = await throughput();
+  console.error('throughput', JSON.stringify(results.throughput));
   results.loadAfter = loadavg()[0];
   const f = (n) => (n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2));
   let md = `Measured ${results.date.slice(0, 10)} with Node ${results.node} on ${results.cpus}. The service's main thread is blocked ${BLOCK_MS} ms at a time (then ${FREE_MS} ms free), ${CYCLES} times; a client sends GET /ready on a new connection every ${EVERY_MS} ms throughout. Latency in ms from sending to the end of the answer. Machine load average ${results.loadBefore.toFixed(1)} before, ${results.loadAfter.toFixed(1)} after (other work shared the machine).\n\n`;
@@ -189,6 +219,8 @@ async function main() {
   }
   md += '\n| cost (median of fresh processes) | `start()` ms | RSS after start, MB over before | idle CPU, % of one core | `stop()` ms |\n| --- | --- | --- | --- | --- |\n';
   for (const [kind, c] of Object.entries(results.cost)) md += `| ${labels[kind]} | ${f(c.startMs)} | ${f(c.rssMb)} | ${c.idleCpuPercent.toFixed(3)} | ${f(c.stopMs)} |\n`;
+  md += '\n| keep-alive GET /ready, main thread free, 32 connections | req/s | p50 ms | p99 ms |\n| --- | --- | --- | --- |\n';
+  for (const [kind, r] of Object.entries(results.throughput)) md += `| ${labels[kind]} | ${(r.rps / 1000).toFixed(1)}k | ${f(r.p50us / 1000)} | ${f(r.p99us / 1000)} |\n`;
   const out = args.out ?? (quick ? mkdtempSync(join(tmpdir(), 'service-probe-worker-bench-')) : join(ROOT, 'bench'));
   writeFileSync(join(out, 'worker-results.json'), `${JSON.stringify(results, null, 2)}\n`);
   writeFileSync(join(out, 'worker-results.md'), md);
