@@ -298,3 +298,19 @@ test('SERVICE_PROBE_WORKER=1 runs probes that set neither worker nor server in w
     delete process.env.SERVICE_PROBE_WORKER;
   }
 });
+
+test('state and checks changed while the worker starts show in its first answers', async (t) => {
+  const probe = createProbe({ host: '127.0.0.1', port: 0, worker: true });
+  const starting = probe.start();
+  // Once the worker is being spawned (its bootstrap takes tens of ms), before it listens.
+  await new Promise((resolve) => setTimeout(resolve, 15));
+  probe.setState('READY');
+  probe.addCheck('db', () => ({ ok: false, output: 'down' }), { intervalMs: 60_000 });
+  const { port } = await starting;
+  t.after(() => probe.stop());
+  const res = await fetch(`http://127.0.0.1:${port}/ready?verbose`);
+  assert.equal(res.status, 503);
+  assert.equal(await res.text(), '[-]db failed: reason withheld\nUP\n');
+  probe.removeCheck('db');
+  assert.equal((await fetch(`http://127.0.0.1:${port}/ready`)).status, 200);
+});

@@ -173,6 +173,8 @@ export async function listenInWorker(side: ProbeSide, host: string | undefined, 
           return;
         }
         current = running;
+        // Checks added or removed, and outcomes, while it started went nowhere: send the list again.
+        server.checksChanged();
         log.info(`probe worker restarted on port ${bound.port}`);
       },
       (error: Error) => {
@@ -194,6 +196,9 @@ export async function listenInWorker(side: ProbeSide, host: string | undefined, 
   const first = await spawn(port);
   current = first.running;
   const bound = first.bound;
+  // What changed while the worker started: the state (written again here) and the checks (the
+  // list is sent again at the end).
+  shared.writeState(side.state, side.started, side.readyWhileDraining);
   // The beat: an unref'd timer, so it never keeps the process alive on its own.
   const beat = setInterval(() => shared.beat(), options.beatMs);
   beat.unref();
@@ -239,5 +244,6 @@ export async function listenInWorker(side: ProbeSide, host: string | undefined, 
       post({ kind: 'outcome', outcome });
     },
   };
+  server.checksChanged();
   return server;
 }
