@@ -18,6 +18,14 @@ const SAME_ON_EITHER_SERVER = new Set([
   'test/options.test.js',
   'test/package.test.js',
   'test/raw-server.test.js',
+  'test/differential.test.js',
+  'test/worker.test.js',
+  'test/worker-mode-suites.test.js',
+  'test/stall.test.js',
+  'test/typescript.test.js',
+  'test/client-checks.test.js',
+  'test/checks-entry.test.js',
+  'test/metrics-format.test.js',
 ]);
 
 const named = process.argv.slice(2);

@@ -99,26 +99,49 @@ interface Entry {
   loggedReason: string | undefined;
 }
 
-/** A registered check and its latest outcome, as {@link CheckRegistry.latest} reads them. */
-export interface LatestOutcome {
-  readonly name: string;
-  readonly readiness: boolean;
-  readonly liveness: boolean;
-  readonly critical: boolean;
-  /**
-   * What a request answered from this check's latest result would count: the latest run's outcome,
-   * the "no result yet" failure of a background check before its first run, or `undefined` for an
-   * on-demand check that has not finished a run.
-   */
-  readonly outcome: CheckOutcome | undefined;
-}
-
 /** Which checks one request evaluates. */
 export interface Selection {
   readonly endpoint: Endpoint;
   /** One check by name (`/ready/<name>`). */
   readonly only?: string | undefined;
   readonly exclude: readonly string[];
+}
+
+/** What the worker thread knows of a check: enough to select it and to answer without it. */
+export interface CheckInfo {
+  readonly name: string;
+  readonly readiness: boolean;
+  readonly liveness: boolean;
+  readonly critical: boolean;
+  readonly timeoutMs: number;
+  /** Runs on its own schedule (`intervalMs`): requests are answered from its latest outcome. */
+  readonly background: boolean;
+  /**
+   * What a request answered from this check's latest result would count: the latest run's outcome,
+   * the "no result yet" failure of a background check before its first run, or `undefined` for an
+   * on-demand check that has not finished a run.
+   */
+  readonly last: CheckOutcome | undefined;
+}
+
+/**
+ * The checks one request evaluates, in registration order: the one named by `only`, or every
+ * check the endpoint evaluates minus the excluded ones. `undefined` when `only` names no check the
+ * endpoint evaluates. Shared by the registry and the worker thread's mirror of it.
+ */
+export function selectChecks<T extends { readonly name: string; readonly readiness: boolean; readonly liveness: boolean }>(
+  checks: ReadonlyMap<string, T>,
+  selection: Selection,
+): T[] | undefined {
+  if (selection.only !== undefined) {
+    const check = checks.get(selection.only);
+    return check === undefined || !evaluates(selection.endpoint, check) ? undefined : [check];
+  }
+  const selected: T[] = [];
+  for (const check of checks.values()) {
+    if (evaluates(selection.endpoint, check) && !selection.exclude.includes(check.name)) selected.push(check);
+  }
+  return selected;
 }
 
 /** The registry of one probe's checks. */
@@ -219,17 +242,11 @@ export class CheckRegistry {
    * rejects. `undefined` when `only` names no check the endpoint evaluates.
    */
   evaluate(selection: Selection): readonly CheckOutcome[] | Promise<readonly CheckOutcome[]> | undefined {
+    const selected = selectChecks(this.#entries, selection);
+    if (selected === undefined) return undefined;
     const pending: (CheckOutcome | Promise<CheckOutcome>)[] = [];
     let sync = true;
-    if (selection.only !== undefined) {
-      const entry = this.#entries.get(selection.only);
-      if (entry === undefined || !evaluates(selection.endpoint, entry)) return undefined;
-      const result = this.#result(entry);
-      if (result instanceof Promise) return result.then((outcome) => [outcome]);
-      return [result];
-    }
-    for (const entry of this.#entries.values()) {
-      if (!evaluates(selection.endpoint, entry) || selection.exclude.includes(entry.name)) continue;
+    for (const entry of selected) {
       const result = this.#result(entry);
       if (result instanceof Promise) sync = false;
       pending.push(result);
@@ -237,13 +254,21 @@ export class CheckRegistry {
     return sync ? (pending as CheckOutcome[]) : Promise.all(pending);
   }
 
-  /** Every registered check with its latest outcome, in registration order. Runs nothing. */
-  latest(): LatestOutcome[] {
-    const list: LatestOutcome[] = [];
+  /** Every check in registration order with its latest outcome. Runs nothing (for `/metrics` and the worker thread). */
+  list(): CheckInfo[] {
+    const infos: CheckInfo[] = [];
     for (const entry of this.#entries.values()) {
-      list.push({ name: entry.name, readiness: entry.readiness, liveness: entry.liveness, critical: entry.critical, outcome: entry.last });
+      infos.push({
+        name: entry.name,
+        readiness: entry.readiness,
+        liveness: entry.liveness,
+        critical: entry.critical,
+        timeoutMs: entry.timeoutMs,
+        background: entry.intervalMs !== undefined,
+        last: entry.last,
+      });
     }
-    return list;
+    return infos;
   }
 
   #result(entry: Entry): CheckOutcome | Promise<CheckOutcome> {

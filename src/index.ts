@@ -24,6 +24,8 @@ export { DEFAULT_CHECK_TIMEOUT_MS } from './checks.js';
 export type { CheckFunction, CheckOptions, CheckResult, CheckAffects } from './checks.js';
 export type { CheckOutcome } from './verdict.js';
 export type { RenderedResponse } from './render.js';
+export { WORKER_DEFAULTS } from './worker/options.js';
+export type { WorkerOptions } from './worker/options.js';
 export { eventLoopDelay, heapUsage, rssUsage, diskSpace, tcp, http } from './builtin-checks.js';
 export type { EventLoopDelayOptions, HeapUsageOptions, RssUsageOptions, DiskSpaceOptions, TcpOptions, HttpOptions } from './builtin-checks.js';
 

@@ -2,7 +2,7 @@
 // with a snapshot of the state, the verdicts and the checks' latest outcomes, rendered by
 // metrics.ts. A scrape never runs a check. Loaded only by probes created with `metrics: true`.
 
-import type { CheckAffects, LatestOutcome } from './checks.js';
+import type { CheckAffects, CheckInfo } from './checks.js';
 import { OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE, renderMetrics, type CheckMetrics, type MetricsSnapshot } from './metrics.js';
 import { renderResponse, type RenderedResponse } from './render.js';
 import type { Endpoint, MetricsFormat } from './routes.js';
@@ -16,8 +16,8 @@ export interface MetricsSource {
   state(): ServiceState;
   /** The verdict of an endpoint from the state alone, exactly as the endpoints take it. */
   stateVerdict(endpoint: Endpoint): Verdict;
-  /** Every registered check with its latest outcome (`CheckRegistry.latest`). */
-  latest(): readonly LatestOutcome[];
+  /** Every registered check with its latest outcome (`CheckRegistry.list`). */
+  checks(): readonly CheckInfo[];
 }
 
 interface Counts {
@@ -57,16 +57,16 @@ export class MetricsEndpoint {
 
   /** The state, the verdicts and every check's figures, now. Runs nothing. */
   snapshot(): MetricsSnapshot {
-    const registered = this.#source.latest();
+    const registered = this.#source.checks();
     const outcomes: CheckOutcome[] = [];
-    for (const check of registered) if (check.outcome !== undefined) outcomes.push(check.outcome);
+    for (const check of registered) if (check.last !== undefined) outcomes.push(check.last);
     const checks: CheckMetrics[] = [];
     for (const check of registered) {
       const counts = this.#counts.get(check.name);
       checks.push({
         name: check.name,
         affects: affectsOf(check),
-        ok: check.outcome?.ok,
+        ok: check.last?.ok,
         durationSeconds: counts?.durationSeconds,
         passes: counts?.passes ?? 0,
         failures: counts?.failures ?? 0,

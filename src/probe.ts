@@ -4,19 +4,23 @@
 
 import { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { CheckRegistry, type CheckFunction, type CheckOptions } from './checks.js';
+import { CheckRegistry, type CheckFunction, type CheckInfo, type CheckOptions } from './checks.js';
 import { ProbeArgumentError, ProbeStartError } from './errors.js';
 import { acceptOf, clearHostHeaders, listenHttp, NEVER_CLOSING, respond } from './http-server.js';
 import { createLog, type Log, type ProbeLogger } from './log.js';
+import { answerRoute, type AnswerSource } from './answer.js';
 import { toBoolean, toHost, toOptions, toPort, toPrefix, toState, type AddressInput } from './options.js';
 import type { MetricsEndpoint } from './metrics-endpoint.js';
 import { listenRaw } from './raw-server.js';
-import { METHOD_NOT_ALLOWED, NOT_FOUND, renderDetailed, stateText, type RenderedResponse } from './render.js';
-import { compilePaths, route, type MetricsFormat, type PathTable, type ProbePaths, type ProbeRoute, type Route } from './routes.js';
+import type { RenderedResponse } from './render.js';
+import { compilePaths, route, type MetricsFormat, type PathTable, type ProbePaths, type Route } from './routes.js';
 import { resolveLimits, type BoundAddress, type ProbeServer, type ServerLimits } from './server-core.js';
 import { Shutdown, type ShutdownHook, type ShutdownHookOptions, type ShutdownOptions, type ShutdownResult, type TrackableServer } from './shutdown.js';
 import { ServiceState } from './state.js';
-import { checksVerdict, singleCheckVerdict, stateVerdict, type CheckOutcome } from './verdict.js';
+import { stateVerdict, type CheckOutcome } from './verdict.js';
+import { toWorkerOptions, workerFromEnvironment, type ResolvedWorkerOptions, type WorkerOptions } from './worker/options.js';
+import type { WorkerServer } from './worker/main-side.js';
+import { STALL_CHECK_NAME } from './worker/stall.js';
 
 /** How long `stop()` waits for open connections before it closes them by force. */
 export const SHUTDOWN_GRACE_PERIOD_MS = 500;
@@ -78,6 +82,14 @@ export interface ProbeOptions {
    * `?verbose`, JSON and HEAD follow. Validated here: a bad, repeated or nested path throws.
    */
   paths?: ProbePaths;
+  /**
+   * Worker mode: run the standalone server (the node:net reader) in a worker thread, so probes are
+   * answered while the main thread is blocked, and a blocked main thread becomes a verdict:
+   * `/ready` answers 503 past `readinessStallMs` without a beat from it, `/health` past
+   * `livenessStallMs`. `true` for the defaults (1000 ms and 10 000 ms). See docs/worker.md.
+   * Without this option (and without `server`), `SERVICE_PROBE_WORKER=1` turns it on.
+   */
+  worker?: boolean | WorkerOptions;
 }
 
 /** The standalone server's request reader: the probe's own on node:net, or node:http. */
@@ -97,6 +109,7 @@ const OPTION_NAMES = [
   'server',
   'metrics',
   'paths',
+  'worker',
 ] as const;
 
 /** Per-start overrides of the probe's `host`, `port` and initial `state`. */
@@ -130,6 +143,9 @@ export class Probe extends EventEmitter<ProbeEvents> {
   readonly #exposeDetails: boolean;
   readonly #serverKind: ServerKind;
   readonly #paths: { standalone: PathTable; mounted: PathTable };
+  readonly #workerOptions: ResolvedWorkerOptions | undefined;
+  // The worker server while it runs (worker mode): told of every change its answers depend on.
+  #worker: WorkerServer | undefined;
   #state: ServiceState;
   #started = false;
   #whenStarted: Promise<void> | undefined;
@@ -142,6 +158,7 @@ export class Probe extends EventEmitter<ProbeEvents> {
   // `/metrics`: a promise while its module loads (only probes with `metrics: true` load it).
   #metrics: MetricsEndpoint | Promise<MetricsEndpoint> | undefined;
   readonly #metricsEnabled: boolean;
+  readonly #source = this.#createSource();
 
   constructor(options?: ProbeOptions) {
     super();
@@ -157,8 +174,19 @@ export class Probe extends EventEmitter<ProbeEvents> {
     this.#serverKind = toServerKind(given.server);
     this.#metricsEnabled = given.metrics === undefined ? false : toBoolean(given.metrics, 'options.metrics');
     this.#paths = compilePaths(given.paths, 'options.paths', this.#metricsEnabled);
+    this.#workerOptions = toWorkerOptions(given.worker, 'options.worker');
+    if (this.#workerOptions !== undefined && given.server === 'http') {
+      throw new ProbeArgumentError('options.server', "'net' or left out with worker mode (the worker runs the node:net reader)", given.server);
+    }
+    if (given.worker === undefined && given.server === undefined) this.#workerOptions = workerFromEnvironment();
+    if (this.#workerOptions !== undefined && this.#metricsEnabled) {
+      throw new ProbeArgumentError('options.metrics', 'left out in worker mode (the worker thread does not serve /metrics yet)', given.metrics);
+    }
     this.#log = createLog(given.logger);
-    this.#checks = new CheckRegistry(this.#log, (outcome) => this.emit('check', outcome));
+    this.#checks = new CheckRegistry(this.#log, (outcome) => {
+      this.#worker?.checkFinished(outcome);
+      this.emit('check', outcome);
+    });
     if (this.#state === ServiceState.Ready) this.#started = true;
     if (this.#metricsEnabled) {
       this.#metrics = this.#loadMetrics();
@@ -179,6 +207,7 @@ export class Probe extends EventEmitter<ProbeEvents> {
     this.#state = next;
     this.#log.debug(`Service state change: ${previous} to ${next}.`);
     if (next === ServiceState.Ready) this.markStarted();
+    this.#worker?.stateChanged();
     this.emit('change', next, previous);
   }
 
@@ -191,6 +220,7 @@ export class Probe extends EventEmitter<ProbeEvents> {
   markStarted(): void {
     if (this.#started) return;
     this.#started = true;
+    this.#worker?.stateChanged();
     this.#resolveStarted?.();
   }
 
@@ -223,8 +253,10 @@ export class Probe extends EventEmitter<ProbeEvents> {
     }
     const starting = (async () => {
       if (this.#stopping !== undefined) await this.#stopping;
-      const listen = this.#serverKind === 'net' ? listenRaw : listenHttp;
-      const server = await listen(this, host, port, this.#limits, this.#log);
+      const server =
+        this.#workerOptions !== undefined
+          ? (this.#worker = await this.#listenInWorker(host, port, this.#workerOptions))
+          : await (this.#serverKind === 'net' ? listenRaw : listenHttp)(this, host, port, this.#limits, this.#log);
       this.#server = server;
       this.#stopping = undefined;
       this.#checks.open();
@@ -255,6 +287,7 @@ export class Probe extends EventEmitter<ProbeEvents> {
     }
     this.#stopping = server.stop(SHUTDOWN_GRACE_PERIOD_MS).then((inTime) => {
       if (this.#server === server) this.#server = undefined;
+      if (this.#worker === server) this.#worker = undefined;
       if (!inTime) this.#log.error(`Service probe did not stop within ${SHUTDOWN_GRACE_PERIOD_MS} ms; open connections were closed`);
       else this.#log.debug('Service probe stopped');
     });
@@ -324,12 +357,18 @@ export class Probe extends EventEmitter<ProbeEvents> {
    * ```
    */
   addCheck(name: string, check: CheckFunction, options?: CheckOptions): void {
+    if (name === STALL_CHECK_NAME && this.#workerOptions !== undefined) {
+      throw new ProbeArgumentError('name', `a name other than '${STALL_CHECK_NAME}' (worker mode's stall verdict)`, name);
+    }
     this.#checks.add(name, check, options);
+    this.#worker?.checksChanged();
   }
 
   /** Removes a check (its timer and monitor stop). Returns `false` if there was none of that name. */
   removeCheck(name: string): boolean {
-    return this.#checks.remove(name);
+    const removed = this.#checks.remove(name);
+    if (removed) this.#worker?.checksChanged();
+    return removed;
   }
 
   /** Whether a check of this name is registered. */
@@ -395,30 +434,11 @@ export class Probe extends EventEmitter<ProbeEvents> {
       setState: (state) => this.setState(state),
       setReadyWhileDraining: (on) => {
         this.#readyWhileDraining = on;
+        this.#worker?.stateChanged();
       },
       stopProbe: () => this.stop(),
     });
     return this.#shutdown;
-  }
-
-  // The answer to a routed request: at once when no check has to run, later when one does.
-  #answer(routed: Route): RenderedResponse | Promise<RenderedResponse> {
-    if (routed.kind === 'metrics') return this.#answerMetrics(routed.format);
-    if (routed.kind !== 'probe') return routed.kind === 'not-found' ? NOT_FOUND : METHOD_NOT_ALLOWED;
-    if (routed.check === undefined && !routed.verbose && routed.format === 'text' && (this.#checks.size === 0 || routed.endpoint === 'started')) {
-      // The hot path: no check to run, a precomputed answer.
-      const verdict = stateVerdict(routed.endpoint, this.#state, this.#started, this.#readyWhileDraining);
-      return stateText(verdict.status, verdict.word);
-    }
-    const outcomes = routed.endpoint === 'started' ? [] : this.#checks.evaluate({ endpoint: routed.endpoint, only: routed.check, exclude: routed.exclude });
-    if (outcomes === undefined) return NOT_FOUND;
-    if (!(outcomes instanceof Promise)) return this.#render(routed, outcomes);
-    return outcomes
-      .then((settled) => this.#render(routed, settled))
-      .catch((error: unknown) => {
-        this.#log.error(`probe: evaluating checks failed: ${String(error)}`);
-        return stateText(503, this.#state);
-      });
   }
 
   #answerMetrics(format: MetricsFormat): RenderedResponse | Promise<RenderedResponse> {
@@ -440,7 +460,7 @@ export class Probe extends EventEmitter<ProbeEvents> {
         onCheck: (listener) => this.on('check', listener),
         state: () => this.#state,
         stateVerdict: (endpoint) => stateVerdict(endpoint, this.#state, this.#started, this.#readyWhileDraining),
-        latest: () => this.#checks.latest(),
+        checks: () => this.#checks.list(),
       },
       earlier,
     );
@@ -448,12 +468,43 @@ export class Probe extends EventEmitter<ProbeEvents> {
     return endpoint;
   }
 
-  #render(routed: ProbeRoute, outcomes: readonly CheckOutcome[]): RenderedResponse {
-    const verdict =
-      routed.check !== undefined
-        ? singleCheckVerdict(this.#state, outcomes[0]!)
-        : checksVerdict(routed.endpoint, stateVerdict(routed.endpoint, this.#state, this.#started, this.#readyWhileDraining), outcomes);
-    return renderDetailed(verdict, routed.format, routed.verbose, this.#exposeDetails);
+  // Worker mode: node:worker_threads and the worker's code load only here, on first use.
+  async #listenInWorker(host: string | undefined, port: number, options: ResolvedWorkerOptions): Promise<WorkerServer> {
+    const { listenInWorker } = await import('./worker/main-side.js');
+    return listenInWorker(this.#source, host, port, this.#limits, this.#paths.standalone, this.#log, options);
+  }
+
+  // The decision is answer.ts's, shared with the worker thread (worker mode); `/metrics` is the
+  // main thread's own.
+  #answer(routed: Route): RenderedResponse | Promise<RenderedResponse> {
+    if (routed.kind === 'metrics') return this.#answerMetrics(routed.format);
+    return answerRoute(routed, this.#source);
+  }
+
+  // What answer.ts reads on the main thread (this probe's own state and check registry), and what
+  // worker mode's main side reads to feed the worker.
+  #createSource(): AnswerSource & { checks(): CheckInfo[] } {
+    const probe = this;
+    return {
+      get state() {
+        return probe.#state;
+      },
+      get started() {
+        return probe.#started;
+      },
+      get readyWhileDraining() {
+        return probe.#readyWhileDraining;
+      },
+      get exposeDetails() {
+        return probe.#exposeDetails;
+      },
+      get hasChecks() {
+        return probe.#checks.size > 0;
+      },
+      evaluate: (selection) => this.#checks.evaluate(selection),
+      checks: () => this.#checks.list(),
+      evaluationFailed: (error) => this.#log.error(`probe: evaluating checks failed: ${String(error)}`),
+    };
   }
 }
 

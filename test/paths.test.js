@@ -71,3 +71,15 @@ test('with metrics on, no endpoint path may take /metrics; with it off, one may'
   const response = await fetch(`http://127.0.0.1:${port}/metrics`);
   assert.deepEqual([response.status, await response.text()], [200, 'READY']);
 });
+
+test('worker mode answers on the configured paths too; metrics with worker mode is refused, naming it', async (t) => {
+  const probe = createProbe({ host: '127.0.0.1', port: 0, state: 'READY', worker: true, paths: { ready: '/readyz', health: ['/livez', '/healthz'] } });
+  const { port } = await probe.start();
+  t.after(() => probe.stop());
+  for (const [path, status] of [['/readyz', 200], ['/livez', 200], ['/healthz/', 200], ['/ready', 404], ['/health', 404]]) {
+    assert.equal((await fetch(`http://127.0.0.1:${port}${path}`)).status, status, path);
+  }
+  probe.setState('DRAINING');
+  assert.deepEqual(await fetch(`http://127.0.0.1:${port}/readyz`).then(async (r) => [r.status, await r.text()]), [503, 'DRAINING']);
+  assert.throws(() => createProbe({ worker: true, metrics: true }), (error) => error instanceof ProbeArgumentError && error.argument === 'options.metrics');
+});
