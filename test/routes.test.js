@@ -1,7 +1,8 @@
 // The pure router, as a table: request line and Accept → endpoint, format, options.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { route, formatFromAccept } from '../dist/routes.js';
+// A pure module, tested on its own through tsc's per-module output (build/modules/, not shipped).
+import { route, formatFromAccept } from '../build/modules/routes.js';
 
 const PROBE_TABLE = [
   // [method, target, endpoint, head]
