@@ -60,7 +60,10 @@ function tsc() {
   }
 }
 
-/** Drops the declaration files no entry's declarations reach (they would ship for nothing). */
+/**
+ * Keeps only the declaration files that package.json's `exports` reach (directly or through the
+ * types they import); the others would ship for nothing.
+ */
 function pruneDeclarations(dir) {
   const reached = new Set();
   const visit = (file) => {
@@ -69,7 +72,8 @@ function pruneDeclarations(dir) {
     const text = readFileSync(join(dir, file), 'utf8');
     for (const [, spec] of text.matchAll(/(?:from\s+|import\()['"](\.\/[^'"]+)\.js['"]/g)) visit(`${spec.slice(2)}.d.ts`);
   };
-  for (const name of Object.keys(ENTRIES)) visit(`${name}.d.ts`);
+  const { exports } = JSON.parse(readFileSync('package.json', 'utf8'));
+  for (const entry of Object.values(exports)) if (entry.types !== undefined) visit(entry.types.replace(`./${dir}/`, ''));
   for (const file of readdirSync(dir)) if (file.endsWith('.d.ts') && !reached.has(file)) rmSync(join(dir, file));
 }
 
