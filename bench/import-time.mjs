@@ -8,14 +8,20 @@
 // Runs are interleaved (one of each per turn) so that load drift hits every module alike; prints
 // medians, and ratios to the first module.
 import { execFile } from 'node:child_process';
-import { isAbsolute, resolve } from 'node:path';
+import { existsSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 
 const run = promisify(execFile);
 
-// The child measures itself around one dynamic import; nothing else is loaded before it.
+// The child measures itself around one dynamic import. It first imports an empty ES module file:
+// Node loads its file loader (fs/promises, streams, readline) with the first ES module read from
+// disk, which a service's own main module has already paid for.
+const EMPTY = join(tmpdir(), 'service-probe-bench-empty.mjs');
 const PROGRAM = `
+await import(process.argv[2]);
 const c0 = process.cpuUsage();
 const t0 = performance.now();
 await import(process.argv[1]);
@@ -33,7 +39,8 @@ export function importable(target) {
 
 /** One fresh process importing `target` once: { ms, cpuMs }. `cwd` is where bare names resolve. */
 export async function importOnce(target, { cwd = process.cwd(), execArgv = [] } = {}) {
-  const { stdout } = await run(process.execPath, [...execArgv, '--input-type=module', '-e', PROGRAM, importable(target)], { cwd });
+  if (!existsSync(EMPTY)) writeFileSync(EMPTY, '');
+  const { stdout } = await run(process.execPath, [...execArgv, '--input-type=module', '-e', PROGRAM, importable(target), pathToFileURL(EMPTY).href], { cwd });
   return JSON.parse(stdout);
 }
 
