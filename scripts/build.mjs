@@ -4,8 +4,9 @@
 //
 //   tsc      type-checks src/, writes the declarations to dist/ and plain per-module JavaScript to
 //            build/modules/ (not shipped: the unit tests of the pure modules import it)
-//   esbuild  bundles each entry from src/ into dist/<name>.js; a module reached only through a
-//            dynamic import() becomes its own chunk in dist/chunks/, loaded when first imported
+//   esbuild  bundles each entry from src/ into dist/<name>.js; code that entries share goes to
+//            dist/chunk-<hash>.js, and a module reached only through a dynamic import() becomes a
+//            chunk of its own (dist/<module>-<hash>.js), loaded when first imported
 //
 // One bundle per entry loads faster than a graph of small modules: Node resolves, reads and links
 // each ES module separately (bench/import-time.mjs measures it).
@@ -37,7 +38,10 @@ export function bundleOptions(entries = ENTRIES, outdir = 'dist') {
     platform: 'node',
     target: 'node20.19',
     packages: 'external',
-    chunkNames: 'chunks/[name]-[hash]',
+    // Chunks sit next to the entries: every file of dist/ is at the same depth, so a path made with
+    // `new URL('./worker.js', import.meta.url)` or `'../package.json'` holds wherever esbuild
+    // places the code that makes it.
+    chunkNames: '[name]-[hash]',
     // No comments in shipped JavaScript (TSDoc lives in the declarations), and minified: the
     // package must stay under 150 KB installed. keepNames keeps the names of functions and
     // classes (`Probe`, `toState`) in stack traces and `constructor.name`; minifying changes
