@@ -33,7 +33,7 @@ process.stdout.write(JSON.stringify({ ms, cpuMs: (cpu.user + cpu.system) / 1000 
 /** A specifier the child can import: bare names and `node:` stay, paths become file URLs. */
 export function importable(target) {
   if (target.startsWith('node:') || target.startsWith('file:')) return target;
-  if (isAbsolute(target) || target.startsWith('.')) return pathToFileURL(resolve(target)).href;
+  if (isAbsolute(target) || target.startsWith('.') || existsSync(target)) return pathToFileURL(resolve(target)).href;
   return target;
 }
 
