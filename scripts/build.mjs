@@ -13,7 +13,8 @@
 import { execFileSync } from 'node:child_process';
 import { chmodSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 /**
  * The package's entries: output name (dist/<name>.js) → source. A new entry point, a worker
@@ -27,7 +28,7 @@ export const ENTRIES = {
 
 const require = createRequire(import.meta.url);
 
-/** The esbuild options of the shipped bundles (also used by the import-time bench). */
+/** The esbuild options of the shipped bundles (exported to build variants to measure against). */
 export function bundleOptions(entries = ENTRIES, outdir = 'dist') {
   return {
     entryPoints: entries,
@@ -73,12 +74,15 @@ function pruneDeclarations(dir) {
   const visit = (file) => {
     if (reached.has(file)) return;
     reached.add(file);
-    const text = readFileSync(join(dir, file), 'utf8');
-    for (const [, spec] of text.matchAll(/(?:from\s+|import\()['"](\.\/[^'"]+)\.js['"]/g)) visit(`${spec.slice(2)}.d.ts`);
+    const text = readFileSync(file, 'utf8');
+    for (const [, spec] of text.matchAll(/(?:from\s+|import\()['"](\.\.?\/[^'"]+)\.js['"]/g)) visit(join(dirname(file), `${spec}.d.ts`));
   };
   const { exports } = JSON.parse(readFileSync('package.json', 'utf8'));
-  for (const entry of Object.values(exports)) if (entry.types !== undefined) visit(entry.types.replace(`./${dir}/`, ''));
-  for (const file of readdirSync(dir)) if (file.endsWith('.d.ts') && !reached.has(file)) rmSync(join(dir, file));
+  for (const entry of Object.values(exports)) if (entry.types !== undefined) visit(join(entry.types));
+  for (const file of readdirSync(dir, { recursive: true })) {
+    const path = join(dir, file);
+    if (path.endsWith('.d.ts') && !reached.has(path)) rmSync(path);
+  }
 }
 
 async function main() {
@@ -93,4 +97,4 @@ async function main() {
   console.log(`build: dist/ ${(size('dist') / 1000).toFixed(1)} KB (${Object.keys(ENTRIES).join(', ')})`);
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) await main();
+if (import.meta.url === pathToFileURL(process.argv[1]).href) await main();
