@@ -22,10 +22,13 @@ export function stat(results, metric, id) {
   return { median: median(values), min: Math.min(...values), max: Math.max(...values), n: values.length };
 }
 
-/** RSS over the idle node process of the same round, per round. */
-export function rssOver(results, id) {
-  const own = results.samples.rssBytes?.[id] ?? [];
-  const idle = results.samples.rssBytes?.idle ?? [];
+/**
+ * RSS over the idle node process of the same round, per round: 1 s after listening with no forced
+ * GC (`rssNoGcBytes`, what a replica holds), or after a forced GC (`rssBytes`).
+ */
+export function rssOver(results, id, metric = 'rssNoGcBytes') {
+  const own = results.samples[metric]?.[id] ?? [];
+  const idle = results.samples[metric]?.idle ?? [];
   const added = own.map((rss, round) => rss - (idle[round] ?? idle[0]));
   if (added.length === 0) return null;
   return { median: median(added), min: Math.min(...added), max: Math.max(...added), n: added.length };
@@ -91,13 +94,35 @@ export function renderMarkdown(results, { image = 'results.svg' } = {}) {
         `${cell(stat(results, 'closeCpuUs', id), fmt.us)} |`,
     );
   }
-  lines.push('', '| Cost | RSS over idle node, MB | spawn to first 200, ms | vs bare | installed (`npm install --omit=dev`) |', '| --- | --- | --- | --- | --- |');
+  lines.push(
+    '',
+    '| Cost | RSS over idle node 1 s after listening, no forced GC, MB | same after a forced GC, MB | spawn to first 200, ms | vs bare | installed (`npm install --omit=dev`) |',
+    '| --- | --- | --- | --- | --- | --- |',
+  );
   for (const { id, label } of results.contenders) {
     const footprintId = id.startsWith('standalone') || id === 'handle' ? 'standalone' : id;
     lines.push(
-      `| ${label} | ${cell(rssOver(results, id), fmt.mb)} | ${cell(stat(results, 'startMs', id), fmt.ms)} | ${fmt.ratio(ratio(results, 'startMs', id))} | ` +
+      `| ${label} | ${cell(rssOver(results, id), fmt.mb)} | ${cell(rssOver(results, id, 'rssBytes'), fmt.mb)} | ` +
+        `${cell(stat(results, 'startMs', id), fmt.ms)} | ${fmt.ratio(ratio(results, 'startMs', id))} | ` +
         `${id === 'bare' || id === 'raw-net' ? '–' : installedCell(results.installed?.[footprintId])} |`,
     );
+  }
+
+  const imports = Object.keys(results.samples.importMs ?? {});
+  if (imports.length > 0) {
+    lines.push(
+      '',
+      '| `await import()` in a fresh process | wall ms | CPU ms (user + system) | CPU vs `node:http` |',
+      '| --- | --- | --- | --- |',
+    );
+    const labels = Object.fromEntries(results.contenders.map(({ id, label }) => [id, label]));
+    for (const id of imports) {
+      const label = id === 'bare' ? '`node:http` (what a bare server imports)' : id.startsWith('service-probe') ? `\`${id}\`` : (labels[id] ?? id);
+      lines.push(
+        `| ${label} | ${cell(stat(results, 'importMs', id), fmt.ms)} | ${cell(stat(results, 'importCpuMs', id), fmt.ms)} | ` +
+          `${fmt.ratio(ratio(results, 'importCpuMs', id))} |`,
+      );
+    }
   }
 
   lines.push('', '| Docker HEALTHCHECK command | wall time, ms | vs `node -e \'\'` |', '| --- | --- | --- |');
@@ -114,7 +139,7 @@ export function renderMarkdown(results, { image = 'results.svg' } = {}) {
     } else lines.push(`| ${label} | ${cell(s, fmt.ms)} | ${fmt.ratio(ratio(results, 'cliMs', id, 'node'))} |`);
   }
 
-  lines.push('', '| Target (issue 6) | measured | |', '| --- | --- | --- |');
+  lines.push('', '| Target (issue 11) | measured | |', '| --- | --- | --- |');
   for (const [target, measured, met] of targets(results)) lines.push(`| ${target} | ${measured} | ${met === null ? '–' : met ? 'met' : 'missed'} |`);
   lines.push('', `Rerun: \`npm run bench\` (about ${Math.max(1, Math.round(meta.seconds / 60))} min here); \`npm run bench -- --update-readme\` also rewrites this section.`);
   return `${lines.join('\n')}\n`;
@@ -129,33 +154,53 @@ export function targets(results) {
   const rows = [];
   const r = (metric, id, base) => ratio(results, metric, id, base);
   const check = (value, ok) => (value === null ? null : ok(value));
-  const ka = r('keepAliveRps', DEFAULT_SERVER);
-  rows.push(['standalone (default server) keep-alive req/s ≥ 1.00x bare', fmt.ratio(ka), check(ka, (v) => v >= 1)]);
-  const close = r('closeRps', DEFAULT_SERVER);
-  rows.push(['standalone (default server) `Connection: close` req/s ≥ 1.00x bare', fmt.ratio(close), check(close, (v) => v >= 1)]);
-  const cpu = r('keepAliveCpuUs', DEFAULT_SERVER);
-  rows.push(['standalone (default server) server CPU per keep-alive request ≤ bare', fmt.ratio(cpu), check(cpu, (v) => v <= 1)]);
-  const closeCpu = r('closeCpuUs', DEFAULT_SERVER);
-  rows.push(['standalone (default server) server CPU per `Connection: close` request ≤ bare', fmt.ratio(closeCpu), check(closeCpu, (v) => v <= 1)]);
-  const handle = r('keepAliveRps', 'handle');
-  rows.push(['`handle()` keep-alive req/s ≥ 0.97x bare', fmt.ratio(handle), check(handle, (v) => v >= 0.97)]);
-  const rss = rssOver(results, DEFAULT_SERVER);
-  rows.push(['standalone (default server) RSS over idle node ≤ 4.5 MB', rss === null ? '–' : `${fmt.mb(rss.median)} MB`, check(rss, (v) => v.median <= 4.5e6)]);
+  const mb = (v) => (v === null ? '–' : `${fmt.mb(v.median)} MB`);
+
+  // What the probe costs before its first answer.
   const start = r('startMs', DEFAULT_SERVER);
-  rows.push(['standalone (default server) spawn to first 200 ≤ 1.05x bare', fmt.ratio(start), check(start, (v) => v <= 1.05)]);
+  const peerStarts = ['terminus', 'cloudnative'].map((id) => [id, r('startMs', id)]).filter(([, v]) => v !== null);
+  const startOk = check(start, (v) => v <= 1.05 && peerStarts.every(([, peer]) => v < peer));
+  const peersText = peerStarts.map(([id, v]) => `${id} ${fmt.ratio(v)}`).join(', ');
+  rows.push([
+    'spawn to first 200 ≤ 1.05x bare, and below terminus and health-connect',
+    `${fmt.ratio(start)}${peersText === '' ? '' : ` (${peersText})`}`,
+    startOk,
+  ]);
+  const rss = rssOver(results, DEFAULT_SERVER);
+  const bareRss = rssOver(results, 'bare');
+  rows.push([
+    'RSS 1 s after listening, no forced GC, over idle node ≤ bare node:http',
+    `${mb(rss)} (bare ${mb(bareRss)})`,
+    rss === null || bareRss === null ? null : rss.median <= bareRss.median,
+  ]);
+  const rawRss = rssOver(results, 'raw-net');
+  if (rawRss !== null) {
+    rows.push(['stretch: the same ≤ the raw node:net limit', `${mb(rss)} (raw node:net ${mb(rawRss)})`, rss === null ? null : rss.median <= rawRss.median]);
+  }
+  const importMs = stat(results, 'importMs', 'service-probe');
+  const importCpu = stat(results, 'importCpuMs', 'service-probe');
+  rows.push([
+    "`import('service-probe')` ≤ 5 ms",
+    importMs === null ? 'not measured' : `${fmt.ms(importMs.median)} ms wall, ${fmt.ms(importCpu.median)} ms CPU`,
+    check(importMs, (v) => v.median <= 5),
+  ]);
   const cli = r('cliMs', 'cli', 'node');
-  rows.push(["`service-probe check` ≤ 1.3x `node -e ''`", cli === null ? 'not measured (no CLI yet)' : fmt.ratio(cli), check(cli, (v) => v <= 1.3)]);
+  rows.push(["`service-probe check` ≤ 1.15x `node -e ''`", cli === null ? 'not measured (no CLI)' : fmt.ratio(cli), check(cli, (v) => v <= 1.15)]);
   const installed = results.installed?.standalone;
   const installedOk = installed === undefined || installed.error !== undefined ? null : installed.packages === 1 && installed.bytes <= 150_000;
-  rows.push(['install: 1 package, 0 dependencies, ≤ 150 KB', installedCell(installed), installedOk]);
-  if (stat(results, 'keepAliveRps', 'standalone-net') !== null) {
-    const net = r('keepAliveRps', 'standalone-net');
-    rows.push(['stretch: node:net reader keep-alive ≥ 1.40x bare', fmt.ratio(net), check(net, (v) => v >= 1.4)]);
-    const netCpu = r('keepAliveCpuUs', 'standalone-net');
-    rows.push(['stretch (same, by server CPU): node:net reader CPU per request ≤ 1/1.40 = 0.71x bare', fmt.ratio(netCpu), check(netCpu, (v) => v <= 1 / 1.4)]);
-    const netRss = rssOver(results, 'standalone-net');
-    rows.push(['stretch: node:net reader RSS over idle ≤ 2.5 MB', netRss === null ? '–' : `${fmt.mb(netRss.median)} MB`, check(netRss, (v) => v.median <= 2.5e6)]);
-  }
+  rows.push(['installed: 1 package, 0 dependencies, ≤ 150 KB', installedCell(installed), installedOk]);
+
+  // No regression of what it already did best: this bench's figures on a quiet machine when
+  // issue 11 was filed (results of 2026-11-25: 1.37x, 0.94x, 0.69x), within 5 % noise. (wrk
+  // measures more for the probe, 1.73x keep-alive: this load generator is itself node.)
+  const ka = r('keepAliveRps', DEFAULT_SERVER);
+  rows.push(['no regression: keep-alive req/s ≥ 1.30x bare (1.37x − 5 %)', fmt.ratio(ka), check(ka, (v) => v >= 1.3)]);
+  const close = r('closeRps', DEFAULT_SERVER);
+  rows.push(['no regression: `Connection: close` req/s ≥ 0.89x bare (0.94x − 5 %)', fmt.ratio(close), check(close, (v) => v >= 0.89)]);
+  const cpu = r('keepAliveCpuUs', DEFAULT_SERVER);
+  rows.push(['no regression: server CPU per keep-alive request ≤ 0.72x bare (0.69x + 5 %)', fmt.ratio(cpu), check(cpu, (v) => v <= 0.72)]);
+  const handle = r('keepAliveRps', 'handle');
+  rows.push(['`handle()` keep-alive req/s ≥ 0.97x bare', fmt.ratio(handle), check(handle, (v) => v >= 0.97)]);
   return rows;
 }
 
@@ -221,8 +266,8 @@ export function renderSvg(results) {
     '#2f855a',
   );
   simplePanel(
-    'RSS added over an idle node process after start, MB (lower is better)',
-    items.map(({ id }) => Math.max(0, (rssOver(results, id)?.median ?? 0) / 1e6)),
+    'RSS added over an idle node process 1 s after listening, no forced GC, MB (lower is better)',
+    items.map(({ id }) => Math.max(0, (rssOver(results, id)?.median ?? rssOver(results, id, 'rssBytes')?.median ?? 0) / 1e6)),
     'MB',
     '#dd6b20',
   );

@@ -1,6 +1,7 @@
 // `npm run bench`: service-probe against a bare node:http server, the raw node:net limit,
 // lightship, terminus and @cloudnative/health, interleaved round by round so that machine drift
-// hits every contender alike. Writes bench/results.{json,md,svg}; `--update-readme` also rewrites
+// hits every contender alike: throughput, CPU per request, spawn to first 200, RSS, the time to
+// import each entry, the CLI, and the installed size. Writes bench/results.{json,md,svg}; `--update-readme` also rewrites
 // the README's Performance table between its bench markers.
 //
 //   npm run bench                      full run (5 rounds, about 4 minutes on 2 cores)
@@ -15,6 +16,7 @@ import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { importOnce } from './import-time.mjs';
 import { renderMarkdown, renderSvg, updateReadme } from './report.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -38,6 +40,7 @@ const config = {
   connections: 32,
   spawnSamples: quick ? 1 : 3,
   cliSamples: quick ? 2 : 8,
+  importSamples: quick ? 2 : 10,
 };
 const outDir = args.out ?? (quick ? mkdtempSync(join(tmpdir(), 'service-probe-bench-')) : join(ROOT, 'bench'));
 
@@ -123,9 +126,15 @@ function stopServer(server) {
   });
 }
 
+/** RSS 1 s after the server listened: { rssNoGc, rss } (the second after a forced GC). */
 async function rssOf(server) {
   server.child.send({ type: 'rss' });
-  return (await nextMessage(server.child, 'rss')).rss;
+  return nextMessage(server.child, 'rss');
+}
+
+function recordRss(id, { rssNoGc, rss }) {
+  record('rssNoGcBytes', id, rssNoGc);
+  record('rssBytes', id, rss);
 }
 
 async function cpuOf(server) {
@@ -160,7 +169,7 @@ async function measureContender(id) {
     record('startMs', id, server.startMs);
   }
   try {
-    record('rssBytes', id, await rssOf(server));
+    recordRss(id, await rssOf(server));
     for (const close of [false, true]) {
       const mode = close ? 'close' : 'keepAlive';
       const cpuBefore = await cpuOf(server);
@@ -184,7 +193,7 @@ async function measureContender(id) {
 async function measureIdle() {
   const server = await startServer('idle');
   try {
-    record('rssBytes', 'idle', await rssOf(server));
+    recordRss('idle', await rssOf(server));
   } finally {
     await stopServer(server);
   }
@@ -230,6 +239,30 @@ async function measureCli() {
     }
   } finally {
     await stopServer(server);
+  }
+}
+
+// The time to import each entry of the package (every export of package.json, so a new entry is
+// measured without a change here), beside the peers and node:http itself: fresh processes, wall
+// and CPU time inside the `await import()`.
+function importTargets() {
+  const { exports } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
+  const targets = [['bare', 'node:http']];
+  for (const [entry, target] of Object.entries(exports)) {
+    if (entry !== './package.json') targets.push([`service-probe${entry.slice(1)}`, join(ROOT, target.default ?? target)]);
+  }
+  const peers = { lightship: 'lightship', terminus: '@godaddy/terminus', cloudnative: '@cloudnative/health-connect' };
+  for (const [id, name] of Object.entries(peers)) if (only === undefined || only.includes(id)) targets.push([id, name]);
+  return targets;
+}
+
+async function measureImports() {
+  for (let i = 0; i < config.importSamples; i++) {
+    for (const [id, target] of importTargets()) {
+      const { ms, cpuMs } = await importOnce(target, { cwd: ROOT });
+      record('importMs', id, ms);
+      record('importCpuMs', id, cpuMs);
+    }
   }
 }
 
@@ -305,6 +338,8 @@ try {
     }
     log('  cli');
     await measureCli();
+    log('  import');
+    await measureImports();
   }
   log('footprint');
   const installed = footprint();

@@ -1,11 +1,18 @@
 // The pure parts of /metrics: the exposition text for a snapshot (both formats, escaping), the
 // Accept negotiation and the route — without sockets.
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { escapeHelp, escapeLabelValue, formatValue, METRIC_FAMILIES, renderMetrics } from '../dist/metrics.js';
-import { metricsFormatFromAccept, route } from '../dist/routes.js';
+import { escapeHelp, escapeLabelValue, formatValue, METRIC_FAMILIES, renderMetrics } from '../build/modules/metrics.js';
+import { compilePaths, metricsFormatFromAccept, route as routeWith } from '../build/modules/routes.js';
+import { staticGraph } from './helpers/bundle.js';
+
+// The tables a probe with `metrics: true` routes with: its own server's, and handle()'s.
+const WITH_METRICS = compilePaths(undefined, 'paths', true);
+const route = (method, target, accept, prefix = '', metrics = false) =>
+  routeWith(method, target, accept, prefix, metrics ? (prefix === '' ? WITH_METRICS.standalone : WITH_METRICS.mounted) : undefined);
 import { parsePrometheus } from './helpers/metrics.js';
 
 const SNAPSHOT = Object.freeze({
@@ -146,17 +153,11 @@ test('docs/metrics.md lists every family with its exact type, labels and HELP te
 });
 
 test('a service that does not turn metrics on does not load their code: no static import reaches it', () => {
-  const reached = new Set();
-  const visit = (file) => {
-    if (reached.has(file)) return;
-    reached.add(file);
-    const source = readFileSync(new URL(`../dist/${file}`, import.meta.url), 'utf8');
-    for (const [, target] of source.matchAll(/^(?:import|export)\s[^;]*?from\s+'\.\/([\w-]+\.js)'/gm)) visit(target);
-  };
-  visit('index.js');
-  assert.ok(reached.has('probe.js') && reached.has('routes.js') && reached.has('checks.js'), [...reached].join(' '));
-  assert.equal(reached.has('metrics.js'), false);
-  assert.equal(reached.has('metrics-endpoint.js'), false);
+  const main = staticGraph(fileURLToPath(new URL('../dist/index.js', import.meta.url)));
+  const metricsChunks = [...main.dynamic].filter((file) => /metrics-endpoint-\w+\.js$/.test(file));
+  assert.equal(metricsChunks.length, 1, 'the metrics code is a chunk of its own, imported on first use');
+  assert.ok(!main.files.has(metricsChunks[0]), 'and no static import loads it');
+  assert.ok(![...main.files].some((file) => readFileSync(file, 'utf8').includes('service_probe_check_runs')), 'no metric family name in the static graph');
 });
 
 test('require("service-probe") from CommonJS serves /metrics too', async () => {

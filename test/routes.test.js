@@ -1,7 +1,8 @@
 // The pure router, as a table: request line and Accept → endpoint, format, options.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { route, formatFromAccept } from '../dist/routes.js';
+// A pure module, tested on its own through tsc's per-module output (build/modules/, not shipped).
+import { route, formatFromAccept } from '../build/modules/routes.js';
 
 const PROBE_TABLE = [
   // [method, target, endpoint, head]
@@ -91,7 +92,7 @@ test('a mount prefix: only paths under it are the probe’s', () => {
 });
 
 test('mounted without a prefix, `/` is not the probe’s; the named paths are', async () => {
-  const { compilePaths } = await import('../dist/routes.js');
+  const { compilePaths } = await import('../build/modules/routes.js');
   const { standalone, mounted } = compilePaths(undefined, 'options.paths');
   assert.equal(route('GET', '/', undefined, '', standalone).endpoint, 'health');
   assert.deepEqual({ ...route('GET', '/', undefined, '', mounted) }, { kind: 'not-found', head: false, owned: false });
@@ -106,7 +107,7 @@ test('mounted without a prefix, `/` is not the probe’s; the named paths are', 
 });
 
 test('configured paths: renamed and aliased, with per-check paths, HEAD, verbose and JSON; the old names are gone', async () => {
-  const { compilePaths } = await import('../dist/routes.js');
+  const { compilePaths } = await import('../build/modules/routes.js');
   const { standalone: k8s } = compilePaths({ health: ['/livez', '/healthz'], ready: '/readyz', started: '/k8s/startupz' }, 'options.paths');
   for (const [target, endpoint] of [['/livez', 'health'], ['/healthz/', 'health'], ['/readyz', 'ready'], ['/k8s/startupz', 'started'], ['/', 'health']]) {
     assert.equal(route('GET', target, undefined, '', k8s).endpoint, endpoint, target);
@@ -131,8 +132,8 @@ test('configured paths: renamed and aliased, with per-check paths, HEAD, verbose
 });
 
 test('configured paths are validated at creation, naming the value', async () => {
-  const { compilePaths } = await import('../dist/routes.js');
-  const { ProbeArgumentError } = await import('../dist/index.js');
+  const { compilePaths } = await import('../build/modules/routes.js');
+  const { ProbeArgumentError } = await import('../build/modules/errors.js');
   const bad = [
     [{ health: '/' }, 'options.paths.health', "'/'"],
     [{ ready: 'readyz' }, 'options.paths.ready', 'readyz'],
