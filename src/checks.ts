@@ -190,6 +190,11 @@ export class CheckRegistry {
     return this.#entries.has(name);
   }
 
+  /** The registered names, in registration order. */
+  names(): string[] {
+    return [...this.#entries.keys()];
+  }
+
   /** Starts background runs and monitors again (the probe started). */
   open(): void {
     if (this.#active) return;
@@ -207,30 +212,33 @@ export class CheckRegistry {
   /**
    * The results for one request: synchronously when every one is at hand (background checks,
    * cached results), else a promise that settles within the longest timeout involved and never
-   * rejects. `undefined` when `only` names no check the endpoint evaluates.
+   * rejects. `undefined` when `only` names no check the endpoint evaluates. With `latest`, an
+   * on-demand check that has a result is not run again (gRPC Watch re-evaluates on every run it
+   * hears of, and must not start runs itself).
    */
-  evaluate(selection: Selection): readonly CheckOutcome[] | Promise<readonly CheckOutcome[]> | undefined {
+  evaluate(selection: Selection, latest = false): readonly CheckOutcome[] | Promise<readonly CheckOutcome[]> | undefined {
     const pending: (CheckOutcome | Promise<CheckOutcome>)[] = [];
     let sync = true;
     if (selection.only !== undefined) {
       const entry = this.#entries.get(selection.only);
       if (entry === undefined || !evaluates(selection.endpoint, entry)) return undefined;
-      const result = this.#result(entry);
+      const result = this.#result(entry, latest);
       if (result instanceof Promise) return result.then((outcome) => [outcome]);
       return [result];
     }
     for (const entry of this.#entries.values()) {
       if (!evaluates(selection.endpoint, entry) || selection.exclude.includes(entry.name)) continue;
-      const result = this.#result(entry);
+      const result = this.#result(entry, latest);
       if (result instanceof Promise) sync = false;
       pending.push(result);
     }
     return sync ? (pending as CheckOutcome[]) : Promise.all(pending);
   }
 
-  #result(entry: Entry): CheckOutcome | Promise<CheckOutcome> {
+  #result(entry: Entry, latest: boolean): CheckOutcome | Promise<CheckOutcome> {
     if (entry.intervalMs !== undefined) return entry.last!;
     if (entry.inFlight !== undefined) return entry.inFlight;
+    if (latest && entry.last !== undefined) return entry.last;
     if (entry.cacheMs > 0 && entry.last !== undefined && performance.now() - entry.lastAt < entry.cacheMs) return entry.last;
     return this.#run(entry);
   }

@@ -11,6 +11,10 @@ import { toHost, toOptions, toPort, toPositiveInteger, toState, type AddressInpu
 import { METHOD_NOT_ALLOWED, NOT_FOUND, renderDetailed, stateText, withConnectionClose, type RenderedResponse } from './render.js';
 import { route, type ProbeRoute, type Route } from './routes.js';
 import { listenRaw, type RawAnswer } from './raw-server.js';
+import type { GrpcTransport } from './grpc/http2-transport.js';
+import type { HealthSource } from './grpc/health-service.js';
+import { RESERVED_SERVICE_NAMES } from './grpc/service-names.js';
+import type { Socket } from 'node:net';
 import { DEFAULT_LIMITS, listen, type BoundAddress, type ProbeServer, type ServerLimits } from './server.js';
 import { Shutdown, shutdownDefaults, toShutdownOptions, type ShutdownHook, type ShutdownHookOptions, type ShutdownOptions, type ShutdownResult, type TrackableServer } from './shutdown.js';
 import { ServiceState } from './state.js';
@@ -60,6 +64,13 @@ export interface ProbeOptions {
    * environment variable (`net` or `http`) decides, so a whole test suite can run on either.
    */
   server?: ServerKind;
+  /**
+   * Answer gRPC health checks (grpc.health.v1 `Check`, `Watch`, `List`) on the same port: a
+   * connection that starts with the HTTP/2 preface is served on node:http2, loaded only when the
+   * first one arrives. Default `true`; `false` refuses the preface as any other bad request. Needs
+   * the default server (`server: 'net'`); see docs/grpc.md.
+   */
+  grpc?: boolean;
 }
 
 /** The standalone server's request reader: the probe's own on node:net, or node:http. */
@@ -77,6 +88,7 @@ const OPTION_NAMES = [
   'maxConnections',
   'exposeDetails',
   'server',
+  'grpc',
 ] as const;
 
 /** Per-start overrides of the probe's `host`, `port` and initial `state`. */
@@ -118,6 +130,10 @@ export class Probe extends EventEmitter<ProbeEvents> {
   #stopping: Promise<void> | undefined;
   #shutdown: Shutdown | undefined;
   #readyWhileDraining = false;
+  readonly #grpcEnabled: boolean;
+  #grpc: Promise<GrpcTransport> | undefined;
+  // Told after anything that may change a verdict (gRPC Watch listens here).
+  readonly #verdictListeners = new Set<() => void>();
 
   constructor(options?: ProbeOptions) {
     super();
@@ -143,8 +159,16 @@ export class Probe extends EventEmitter<ProbeEvents> {
     }
     this.#exposeDetails = given.exposeDetails ?? false;
     this.#serverKind = toServerKind(given.server);
+    if (given.grpc !== undefined && typeof given.grpc !== 'boolean') throw new ProbeArgumentError('options.grpc', 'a boolean', given.grpc);
+    if (given.grpc === true && this.#serverKind === 'http') {
+      throw new ProbeArgumentError('options.grpc', "false or left out with server: 'http' (gRPC needs the default server, 'net')", given.grpc);
+    }
+    this.#grpcEnabled = given.grpc !== false && this.#serverKind === 'net';
     this.#log = createLog(given.logger);
-    this.#checks = new CheckRegistry(this.#log, (outcome) => this.emit('check', outcome));
+    this.#checks = new CheckRegistry(this.#log, (outcome) => {
+      this.emit('check', outcome);
+      this.#verdictChanged();
+    });
     if (this.#state === ServiceState.Ready) this.#started = true;
   }
 
@@ -162,6 +186,7 @@ export class Probe extends EventEmitter<ProbeEvents> {
     this.#log.debug(`Service state change: ${previous} to ${next}.`);
     if (next === ServiceState.Ready) this.markStarted();
     this.emit('change', next, previous);
+    this.#verdictChanged();
   }
 
   /** True once the probe has been READY or `markStarted()` was called; `/started` then answers 200 for good. */
@@ -174,6 +199,7 @@ export class Probe extends EventEmitter<ProbeEvents> {
     if (this.#started) return;
     this.#started = true;
     this.#resolveStarted?.();
+    this.#verdictChanged();
   }
 
   /** Resolves once the probe has started (see {@link Probe.started}). */
@@ -207,7 +233,7 @@ export class Probe extends EventEmitter<ProbeEvents> {
       if (this.#stopping !== undefined) await this.#stopping;
       const server =
         this.#serverKind === 'net'
-          ? await listenRaw((method, target, accept) => this.#answerRaw(method, target, accept), host, port, this.#limits, this.#log)
+          ? await listenRaw((method, target, accept) => this.#answerRaw(method, target, accept), host, port, this.#limits, this.#log, this.#grpcEnabled ? (socket) => this.#serveGrpc(socket) : undefined)
           : await listen((req, res) => this.#respond(req, res, route(req.method, req.url, acceptOf(req)), server), host, port, this.#limits, this.#log);
       this.#server = server;
       this.#stopping = undefined;
@@ -237,7 +263,10 @@ export class Probe extends EventEmitter<ProbeEvents> {
     if (server === undefined) {
       return this.#starting === undefined ? Promise.resolve() : this.#starting.then(() => this.stop(), () => undefined);
     }
-    this.#stopping = server.stop(SHUTDOWN_GRACE_PERIOD_MS).then((inTime) => {
+    const grpc = this.#grpc;
+    this.#grpc = undefined;
+    const grpcStopped = grpc?.then((transport) => transport.stop(SHUTDOWN_GRACE_PERIOD_MS), () => undefined);
+    this.#stopping = Promise.all([server.stop(SHUTDOWN_GRACE_PERIOD_MS), grpcStopped]).then(([inTime]) => {
       if (this.#server === server) this.#server = undefined;
       if (!inTime) this.#log.error(`Service probe did not stop within ${SHUTDOWN_GRACE_PERIOD_MS} ms; open connections were closed`);
       else this.#log.debug('Service probe stopped');
@@ -274,12 +303,18 @@ export class Probe extends EventEmitter<ProbeEvents> {
    * ```
    */
   addCheck(name: string, check: CheckFunction, options?: CheckOptions): void {
+    if (typeof name === 'string' && RESERVED_SERVICE_NAMES.has(name)) {
+      throw new ProbeArgumentError('name', "a name other than 'liveness', 'readiness' and 'startup' (gRPC health service names)", name);
+    }
     this.#checks.add(name, check, options);
+    this.#verdictChanged();
   }
 
   /** Removes a check (its timer and monitor stop). Returns `false` if there was none of that name. */
   removeCheck(name: string): boolean {
-    return this.#checks.remove(name);
+    const removed = this.#checks.remove(name);
+    if (removed) this.#verdictChanged();
+    return removed;
   }
 
   /** Whether a check of this name is registered. */
@@ -354,6 +389,7 @@ export class Probe extends EventEmitter<ProbeEvents> {
       setState: (state) => this.setState(state),
       setReadyWhileDraining: (on) => {
         this.#readyWhileDraining = on;
+        this.#verdictChanged();
       },
       stopProbe: () => this.stop(),
     });
@@ -380,15 +416,58 @@ export class Probe extends EventEmitter<ProbeEvents> {
     return response instanceof Promise ? response.then((settled) => ({ response: settled, head: routed.head })) : { response, head: routed.head };
   }
 
-  // The answer to a routed request: at once when no check has to run, later when one does.
-  #answer(routed: Route): RenderedResponse | Promise<RenderedResponse> {
+  /**
+   * The verdict source of gRPC health checking (src/grpc/): the HTTP status `GET target` answers,
+   * decided by the same code as the HTTP endpoints, and a way to hear of verdict changes.
+   * @internal
+   */
+  healthSource(): HealthSource {
+    return {
+      status: (target, latest) => {
+        const answer = this.#answer(route('GET', target, undefined), latest);
+        return answer instanceof Promise ? answer.then((settled) => settled.status) : answer.status;
+      },
+      checkNames: () => this.#checks.names(),
+      subscribe: (listener) => {
+        this.#verdictListeners.add(listener);
+        return () => this.#verdictListeners.delete(listener);
+      },
+    };
+  }
+
+  #verdictChanged(): void {
+    for (const listener of this.#verdictListeners) {
+      try {
+        listener();
+      } catch (error) {
+        this.#log.error(`probe: a verdict listener failed: ${String(error)}`);
+      }
+    }
+  }
+
+  // A connection that started with the HTTP/2 preface (raw-server.ts): the gRPC code and node:http2
+  // are loaded on the first one.
+  #serveGrpc(socket: Socket): void {
+    this.#grpc ??= import('./grpc/http2-transport.js').then(({ GrpcTransport }) => new GrpcTransport(this.healthSource(), this.#limits, this.#log));
+    this.#grpc.then(
+      (transport) => transport.accept(socket),
+      (error: unknown) => {
+        this.#log.error(`probe: cannot load the gRPC transport: ${String(error)}`);
+        socket.destroy();
+      },
+    );
+  }
+
+  // The answer to a routed request: at once when no check has to run, later when one does. With
+  // `latest`, on-demand checks that have a result are not run again (see CheckRegistry.evaluate).
+  #answer(routed: Route, latest = false): RenderedResponse | Promise<RenderedResponse> {
     if (routed.kind !== 'probe') return routed.kind === 'not-found' ? NOT_FOUND : METHOD_NOT_ALLOWED;
     if (routed.check === undefined && !routed.verbose && routed.format === 'text' && (this.#checks.size === 0 || routed.endpoint === 'started')) {
       // The hot path: no check to run, a precomputed answer.
       const verdict = stateVerdict(routed.endpoint, this.#state, this.#started, this.#readyWhileDraining);
       return stateText(verdict.status, verdict.word);
     }
-    const outcomes = routed.endpoint === 'started' ? [] : this.#checks.evaluate({ endpoint: routed.endpoint, only: routed.check, exclude: routed.exclude });
+    const outcomes = routed.endpoint === 'started' ? [] : this.#checks.evaluate({ endpoint: routed.endpoint, only: routed.check, exclude: routed.exclude }, latest);
     if (outcomes === undefined) return NOT_FOUND;
     if (!(outcomes instanceof Promise)) return this.#render(routed, outcomes);
     return outcomes

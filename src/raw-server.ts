@@ -184,8 +184,18 @@ function hasBareLf(buffer: Buffer): boolean {
   return false;
 }
 
-/** Starts the node:net probe server. Same contract as `listen` in server.ts. */
-export function listenRaw(handler: RawHandler, host: string | undefined, port: number, limits: ServerLimits, log: Log): Promise<ProbeServer> {
+// The HTTP/2 connection preface (RFC 9113 §3.4), which a prior-knowledge client (gRPC over
+// cleartext, as kubelet's grpc probe) sends first.
+const HTTP2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
+
+/** Takes over a connection that starts with the HTTP/2 preface: paused, with the bytes read so far put back. */
+export type Http2Handoff = (socket: Socket) => void;
+
+/**
+ * Starts the node:net probe server. Same contract as `listen` in server.ts. With `onHttp2`, a
+ * connection whose first bytes are the HTTP/2 preface is handed over instead of read as HTTP/1.1.
+ */
+export function listenRaw(handler: RawHandler, host: string | undefined, port: number, limits: ServerLimits, log: Log, onHttp2?: Http2Handoff): Promise<ProbeServer> {
   const keepAliveSeconds = Math.floor(limits.keepAliveTimeoutMs / 1000);
   const cache = new WeakMap<RenderedResponse, CachedBytes>();
   let stopping = false;
@@ -211,6 +221,7 @@ export function listenRaw(handler: RawHandler, host: string | undefined, port: n
     waiting = false; // for an answer that runs checks
     done = false;
     inBatch = 0; // requests read since the socket's output was last empty
+    sniffing = onHttp2 !== undefined; // the first bytes may still turn out to be the HTTP/2 preface
 
     constructor(readonly socket: Socket) {
       this.deadline = Date.now() + limits.headersTimeoutMs;
@@ -219,6 +230,26 @@ export function listenRaw(handler: RawHandler, host: string | undefined, port: n
     onData(chunk: Buffer): void {
       if (this.done) return;
       let buffer = this.pending === undefined ? chunk : Buffer.concat([this.pending, chunk]);
+      if (this.sniffing) {
+        const length = Math.min(buffer.length, HTTP2_PREFACE.length);
+        if (buffer.compare(HTTP2_PREFACE, 0, length, 0, length) === 0) {
+          if (length < HTTP2_PREFACE.length) {
+            this.pending = buffer;
+            return;
+          }
+          // From here the socket is the HTTP/2 transport's; it stays in `open` for the connection
+          // cap and for stop's grace period.
+          this.done = true;
+          this.deadline = Infinity;
+          this.pending = undefined;
+          this.socket.pause();
+          this.socket.removeAllListeners('data');
+          this.socket.unshift(buffer);
+          onHttp2!(this.socket);
+          return;
+        }
+        this.sniffing = false;
+      }
       if (this.waiting) {
         // Paused for an answer; a chunk already on its way is kept for later.
         this.pending = buffer;
