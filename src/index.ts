@@ -22,6 +22,8 @@ export type { BoundAddress } from './server.js';
 export { DEFAULT_CHECK_TIMEOUT_MS } from './checks.js';
 export type { CheckFunction, CheckOptions, CheckResult, CheckAffects } from './checks.js';
 export type { CheckOutcome } from './verdict.js';
+export { syncGrpcHealth } from './grpc/adapter.js';
+export type { GrpcHealthStatusSetter, GrpcHealthSyncOptions } from './grpc/adapter.js';
 export { eventLoopDelay, heapUsage, rssUsage, diskSpace, tcp, http } from './builtin-checks.js';
 export type { EventLoopDelayOptions, HeapUsageOptions, RssUsageOptions, DiskSpaceOptions, TcpOptions, HttpOptions } from './builtin-checks.js';
 
