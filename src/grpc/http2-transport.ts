@@ -181,6 +181,7 @@ export class GrpcTransport {
   #unsubscribe: (() => void) | undefined;
   #sweep: NodeJS.Timeout | undefined;
   #stopping = false;
+  #handedOver: Socket | undefined;
 
   constructor(source: HealthSource, limits: GrpcLimits, log: Log) {
     this.#source = source;
@@ -212,8 +213,17 @@ export class GrpcTransport {
     this.#server.then(
       (server) => {
         if (socket.destroyed) return;
-        if (this.#stopping) socket.destroy();
-        else server.emit('connection', socket);
+        if (this.#stopping) {
+          socket.destroy();
+          return;
+        }
+        // node:http2 creates the session synchronously inside this emit ('session' below).
+        this.#handedOver = socket;
+        try {
+          server.emit('connection', socket);
+        } finally {
+          this.#handedOver = undefined;
+        }
       },
       (error: unknown) => {
         this.#log.error(`grpc: cannot load node:http2: ${String(error)}`);
@@ -270,7 +280,16 @@ export class GrpcTransport {
   #onSession(session: ServerHttp2Session): void {
     this.#sessions.set(session, { streams: 0, idleSince: Date.now(), closing: false });
     session.on('error', (error: NodeJS.ErrnoException) => this.#log.debug(`grpc: session error ${error.code ?? error.message}`));
+    const socket = this.#handedOver;
     session.once('close', () => {
+      if (socket !== undefined && !socket.destroyed) {
+        // node:http2 ends its side of the socket, but the socket was paused for the hand-over and
+        // would never read the client's FIN: read on so it closes, and never wait long for it.
+        socket.resume();
+        const deadline = setTimeout(() => socket.destroy(), 1000);
+        deadline.unref();
+        socket.once('close', () => clearTimeout(deadline));
+      }
       this.#sessions.delete(session);
       if (this.#sessions.size === 0) this.#stopSweep();
     });
