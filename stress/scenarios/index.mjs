@@ -5,6 +5,7 @@ import * as flood from './3-flood.mjs';
 import * as checks from './4-checks.mjs';
 import * as lifecycle from './5-lifecycle.mjs';
 import * as load from './6-load.mjs';
+import * as grpc from './7-grpc.mjs';
 
 export const SCENARIOS = [
   { number: 1, ...hostile },
@@ -13,4 +14,5 @@ export const SCENARIOS = [
   { number: 4, ...checks },
   { number: 5, ...lifecycle },
   { number: 6, ...load },
+  { number: 7, ...grpc },
 ];
