@@ -16,6 +16,7 @@ const CLAIMS = {
   4: 'misbehaving checks under load never hold a request past its timeout or leave a rejection unhandled',
   5: 'start/stop cycles leave no handle, timer or socket behind and stop within the grace period',
   6: 'under load with 100 state changes a second every answer shows a state that held during its request',
+  7: 'abusive HTTP/2 clients never crash or leak, while gRPC and HTTP probes on the same port keep their answers',
 };
 
 for (const scenario of SCENARIOS) {
