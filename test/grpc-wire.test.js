@@ -15,7 +15,8 @@ const SERVING = Buffer.from([0, 0, 0, 0, 2, 0x08, 0x01]);
 const NOT_SERVING = Buffer.from([0, 0, 0, 0, 2, 0x08, 0x02]);
 
 async function started(t, options = {}) {
-  const probe = createProbe({ host: '127.0.0.1', port: 0, state: 'READY', ...options });
+  // gRPC needs the default server, whatever SERVICE_PROBE_SERVER says.
+  const probe = createProbe({ host: '127.0.0.1', port: 0, state: 'READY', server: 'net', ...options });
   const { port } = await probe.start();
   t.after(() => probe.stop());
   return { probe, port };

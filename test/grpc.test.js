@@ -214,7 +214,7 @@ test('grpc: false refuses the HTTP/2 preface; server "http" with grpc: true is r
   assert.throws(() => createProbe({ grpc: 'yes' }), (error) => error instanceof ProbeArgumentError && error.argument === 'options.grpc');
 });
 
-test('the module API (startProbe) serves gRPC health too', async (t) => {
+test('the module API (startProbe) serves gRPC health on the default server, and none with server http', async (t) => {
   const { startProbe, stopProbe, setServiceState } = await import('../dist/index.js');
   const { port } = await startProbe('127.0.0.1', 0, 'READY');
   const Client = grpc.makeGenericClientConstructor(healthService, 'Health');
@@ -223,9 +223,21 @@ test('the module API (startProbe) serves gRPC health too', async (t) => {
     client.close();
     await stopProbe();
   });
+  if (process.env.SERVICE_PROBE_SERVER === 'http') {
+    // The default probe follows SERVICE_PROBE_SERVER: node:http answers the preface 400.
+    const answer = await check(client, '', 1000);
+    assert.notEqual(answer.code, undefined, JSON.stringify(answer));
+    return;
+  }
   assert.equal(await check(client, ''), 'SERVING');
   setServiceState('UP');
   assert.equal(await check(client, ''), 'NOT_SERVING');
+});
+
+test('with server http and no grpc option, the HTTP/2 preface is refused as before', async (t) => {
+  const { client } = await probeWithClient(t, { server: 'http' });
+  const answer = await check(client, '', 1000);
+  assert.notEqual(answer.code, undefined, JSON.stringify(answer));
 });
 
 test("syncGrpcHealth keeps an existing grpc-js server's HealthImplementation in step with the probe", async (t) => {

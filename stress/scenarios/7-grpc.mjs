@@ -105,7 +105,8 @@ export async function run({ seed, short }) {
   const durationMs = short ? 3000 : 15000;
   const findings = new Findings();
   const rnd = randomSource(seed);
-  const probe = await startProbeProcess({ headersTimeoutMs: 1000, requestTimeoutMs: 1000, keepAliveTimeoutMs: 1000 }, { state: 'READY' });
+  // gRPC needs the default server, whatever SERVICE_PROBE_SERVER says.
+  const probe = await startProbeProcess({ server: 'net', headersTimeoutMs: 1000, requestTimeoutMs: 1000, keepAliveTimeoutMs: 1000 }, { state: 'READY' });
   const started = nowMs();
   const open = new Set();
   try {

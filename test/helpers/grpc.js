@@ -11,9 +11,12 @@ export const { service: healthService, HealthImplementation } = require('grpc-he
 
 const HealthClient = grpc.makeGenericClientConstructor(healthService, 'Health');
 
-/** A started probe on 127.0.0.1 and a grpc-js health client on its port; both closed after the test. */
+/**
+ * A started probe on 127.0.0.1 and a grpc-js health client on its port; both closed after the test.
+ * On the default server (`server: 'net'`) whatever SERVICE_PROBE_SERVER says: gRPC needs it.
+ */
 export async function probeWithClient(t, options = {}) {
-  const probe = createProbe({ host: '127.0.0.1', port: 0, ...options });
+  const probe = createProbe({ host: '127.0.0.1', port: 0, server: 'net', ...options });
   const { port } = await probe.start();
   const client = new HealthClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
   t.after(async () => {
