@@ -24,4 +24,4 @@ process.on('message', (message) => {
     process.send({ cpuUs: user + system, rss: process.memoryUsage().rss, http2Loaded: process.moduleLoadList.some((m) => m.includes('http2')) });
   }
 });
-process.send({ port, rss: process.memoryUsage().rss, http2Loaded: process.moduleLoadList.some((m) => m.includes('http2')) });
+process.send({ port, startMs: performance.now(), rss: process.memoryUsage().rss, http2Loaded: process.moduleLoadList.some((m) => m.includes('http2')) });

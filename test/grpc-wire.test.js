@@ -250,3 +250,21 @@ test('1,000 sequential Checks, each on a new connection (as kubelet probes), lea
   const after = resources();
   assert.deepEqual(after, before);
 });
+
+test('the CommonJS build serves gRPC health too', async (t) => {
+  const { createRequire } = await import('node:module');
+  const { createProbe: createCjsProbe } = createRequire(import.meta.url)('../dist/cjs/index.js');
+  const probe = createCjsProbe({ host: '127.0.0.1', port: 0, state: 'READY', server: 'net' });
+  const { port } = await probe.start();
+  t.after(() => probe.stop());
+  assert.deepEqual((await rawCall(port)).body, SERVING);
+});
+
+test('a Watch with a deadline sends the status, then ends with DEADLINE_EXCEEDED', async (t) => {
+  const { port } = await started(t);
+  const started_ = Date.now();
+  const answer = await rawCall(port, { path: '/grpc.health.v1.Health/Watch', headers: { 'grpc-timeout': '150m' } });
+  assert.ok(Date.now() - started_ >= 140, 'not before the deadline');
+  assert.deepEqual(answer.body, SERVING);
+  assert.equal(answer.trailers['grpc-status'], '4');
+});
