@@ -268,3 +268,24 @@ test('a Watch with a deadline sends the status, then ends with DEADLINE_EXCEEDED
   assert.deepEqual(answer.body, SERVING);
   assert.equal(answer.trailers['grpc-status'], '4');
 });
+
+test('stop() closes an HTTP/2 connection whose client never closes its side, within the grace period and without forcing', async () => {
+  const errors = [];
+  const logger = { debug() {}, info() {}, warn() {}, error: (message) => errors.push(message) };
+  const probe = createProbe({ host: '127.0.0.1', port: 0, state: 'READY', server: 'net', logger });
+  const { port } = await probe.start();
+  // A client that keeps its side open after the probe's FIN.
+  const socket = connectTcp({ port, host: '127.0.0.1', allowHalfOpen: true });
+  socket.on('error', () => {});
+  socket.resume();
+  const settings = once(socket, 'data');
+  socket.write(Buffer.concat([PREFACE, Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0])]));
+  await settings;
+  const closed = once(socket, 'close');
+  const began = Date.now();
+  await probe.stop();
+  assert.ok(Date.now() - began < 450, `stop took ${Date.now() - began} ms`);
+  assert.deepEqual(errors, []);
+  socket.destroy();
+  await closed;
+});

@@ -194,13 +194,16 @@ test('while DRAINING readiness is NOT_SERVING, or SERVING with readyWhileDrainin
 });
 
 test('stop() ends open Watch streams with UNAVAILABLE and closes the HTTP/2 sessions within the grace period', async (t) => {
-  const { probe, client } = await probeWithClient(t, { state: 'READY' });
+  const errors = [];
+  const logger = { debug() {}, info() {}, warn() {}, error: (message) => errors.push(message) };
+  const { probe, client } = await probeWithClient(t, { state: 'READY', logger });
   const watches = [watch(client, ''), watch(client, 'liveness'), watch(client, 'unknown')];
   for (const each of watches) await each.until(1);
   const started = Date.now();
   await probe.stop();
   assert.ok(Date.now() - started < 500, `stop took ${Date.now() - started} ms`);
   for (const each of watches) assert.equal((await each.ended()).code, grpc.status.UNAVAILABLE);
+  assert.deepEqual(errors, [], 'everything closed within the grace period, nothing forced');
   // The port is closed: a new call fails.
   const after = await check(client, '', 500);
   assert.equal(after.code !== undefined, true);

@@ -281,15 +281,11 @@ export class GrpcTransport {
     this.#sessions.set(session, { streams: 0, idleSince: Date.now(), closing: false });
     session.on('error', (error: NodeJS.ErrnoException) => this.#log.debug(`grpc: session error ${error.code ?? error.message}`));
     const socket = this.#handedOver;
+    // When a session ends, node:http2 ends its side of the socket (after the GOAWAY) and then
+    // waits for the client to close its own. A client that never does would hold the socket (and
+    // a stop) open: once our side is finished, nothing more is to be read or written.
+    socket?.once('finish', () => setImmediate(() => socket.destroy()));
     session.once('close', () => {
-      if (socket !== undefined && !socket.destroyed) {
-        // node:http2 ends its side of the socket, but the socket was paused for the hand-over and
-        // would never read the client's FIN: read on so it closes, and never wait long for it.
-        socket.resume();
-        const deadline = setTimeout(() => socket.destroy(), 1000);
-        deadline.unref();
-        socket.once('close', () => clearTimeout(deadline));
-      }
       this.#sessions.delete(session);
       if (this.#sessions.size === 0) this.#stopSweep();
     });
