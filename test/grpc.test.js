@@ -106,6 +106,21 @@ test('Watch sends the current status at once, then one message per change, never
   ready.call.cancel();
 });
 
+test('many Watch streams of a few services each get every change once', async (t) => {
+  const { probe, client } = await probeWithClient(t);
+  probe.addCheck('db', () => true);
+  const services = ['', 'readiness', 'liveness', 'db', 'unknown'];
+  const watches = Array.from({ length: 90 }, (_, i) => [services[i % services.length], watch(client, services[i % services.length])]);
+  for (const [, each] of watches) await each.until(1);
+  probe.setState('READY');
+  probe.setState('DOWN');
+  const expected = { '': ['NOT_SERVING', 'SERVING', 'NOT_SERVING'], readiness: ['NOT_SERVING', 'SERVING', 'NOT_SERVING'], liveness: ['SERVING', 'NOT_SERVING'], db: ['SERVING'], unknown: ['SERVICE_UNKNOWN'] };
+  for (const [service, each] of watches) assert.deepEqual(await each.until(expected[service].length), expected[service], `'${service}'`);
+  await sleep(100);
+  for (const [service, each] of watches) assert.deepEqual(each.statuses, expected[service], `'${service}' got nothing more`);
+  for (const [, each] of watches) each.call.cancel();
+});
+
 test('Watch follows a background check on its schedule', async (t) => {
   const { probe, client } = await probeWithClient(t, { state: 'READY' });
   let ok = true;

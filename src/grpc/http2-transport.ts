@@ -109,6 +109,8 @@ class Call {
   }
 }
 
+type Evaluation = ServingStatusValue | undefined | Promise<ServingStatusValue | undefined>;
+
 /** A Watch stream: sends the status when it changes, never twice the same. */
 class Watch {
   last: ServingStatusValue | undefined;
@@ -123,16 +125,20 @@ class Watch {
   ) {}
 
   // Re-asks the probe; one evaluation at a time, and one more if an event came in meanwhile.
-  update(latest: boolean): void {
+  // `shared` holds the answers already asked for this event: Watches of one service ask once.
+  update(latest: boolean, shared?: Map<string, Evaluation>): void {
     if (this.call.done) return;
     if (this.#busy) {
       this.#again = true;
       return;
     }
     this.#busy = true;
-    let status;
+    let status = shared?.get(this.service);
     try {
-      status = servingStatus(this.source, this.service, latest);
+      if (status === undefined) {
+        status = servingStatus(this.source, this.service, latest);
+        shared?.set(this.service, status);
+      }
     } catch (error) {
       this.#busy = false;
       this.log.error(`grpc: evaluating service '${this.service}' failed: ${String(error)}`);
@@ -430,7 +436,8 @@ export class GrpcTransport {
         const watch = new Watch(call, service, this.#source, this.#log);
         this.#watches.add(watch);
         this.#unsubscribe ??= this.#source.subscribe(() => {
-          for (const each of this.#watches) each.update(true);
+          const shared = new Map<string, Evaluation>();
+          for (const each of this.#watches) each.update(true, shared);
         });
         call.onDone(() => {
           this.#watches.delete(watch);
