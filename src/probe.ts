@@ -448,6 +448,11 @@ export class Probe extends EventEmitter<ProbeEvents> {
   // A connection that started with the HTTP/2 preface (raw-server.ts): the gRPC code and node:http2
   // are loaded on the first one.
   #serveGrpc(socket: Socket): void {
+    if (this.#stopping !== undefined) {
+      // A preface completed after stop() began: no new transport for it.
+      socket.destroy();
+      return;
+    }
     this.#grpc ??= import('./grpc/http2-transport.js').then(({ GrpcTransport }) => new GrpcTransport(this.healthSource(), this.#limits, this.#log));
     this.#grpc.then(
       (transport) => transport.accept(socket),
