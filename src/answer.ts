@@ -20,20 +20,23 @@ export interface AnswerSource {
    * The outcomes for one request: at once, later, or `undefined` when `selection.only` names no
    * check the endpoint evaluates. A promise never rejects in normal operation.
    */
-  evaluate(selection: Selection): readonly CheckOutcome[] | Promise<readonly CheckOutcome[]> | undefined;
+  evaluate(selection: Selection, latest?: boolean): readonly CheckOutcome[] | Promise<readonly CheckOutcome[]> | undefined;
   /** Told when evaluating failed against expectations (a bug); the answer is then a 503. */
   evaluationFailed(error: unknown): void;
 }
 
-/** The answer to a routed request: at once when no check has to run, later when one does. */
-export function answerRoute(routed: Route, source: AnswerSource): RenderedResponse | Promise<RenderedResponse> {
+/**
+ * The answer to a routed request: at once when no check has to run, later when one does. With
+ * `latest`, an on-demand check that already has a result is not run again (gRPC Watch).
+ */
+export function answerRoute(routed: Route, source: AnswerSource, latest = false): RenderedResponse | Promise<RenderedResponse> {
   if (routed.kind !== 'probe') return routed.kind === 'not-found' ? NOT_FOUND : METHOD_NOT_ALLOWED;
   if (routed.check === undefined && !routed.verbose && routed.format === 'text' && (!source.hasChecks || routed.endpoint === 'started')) {
     // The hot path: no check to run, a precomputed answer.
     const verdict = stateVerdict(routed.endpoint, source.state, source.started, source.readyWhileDraining);
     return stateText(verdict.status, verdict.word);
   }
-  const outcomes = routed.endpoint === 'started' ? [] : source.evaluate({ endpoint: routed.endpoint, only: routed.check, exclude: routed.exclude });
+  const outcomes = routed.endpoint === 'started' ? [] : source.evaluate({ endpoint: routed.endpoint, only: routed.check, exclude: routed.exclude }, latest);
   if (outcomes === undefined) return NOT_FOUND;
   if (!(outcomes instanceof Promise)) return renderOutcomes(routed, outcomes, source);
   return outcomes

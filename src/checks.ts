@@ -222,6 +222,11 @@ export class CheckRegistry {
     return this.#entries.has(name);
   }
 
+  /** The registered names, in registration order. */
+  names(): string[] {
+    return [...this.#entries.keys()];
+  }
+
   /** Starts background runs and monitors again (the probe started). */
   open(): void {
     if (this.#active) return;
@@ -239,15 +244,17 @@ export class CheckRegistry {
   /**
    * The results for one request: synchronously when every one is at hand (background checks,
    * cached results), else a promise that settles within the longest timeout involved and never
-   * rejects. `undefined` when `only` names no check the endpoint evaluates.
+   * rejects. `undefined` when `only` names no check the endpoint evaluates. With `latest`, an
+   * on-demand check that has a result is not run again (gRPC Watch re-evaluates on every run it
+   * hears of, and must not start runs itself).
    */
-  evaluate(selection: Selection): readonly CheckOutcome[] | Promise<readonly CheckOutcome[]> | undefined {
+  evaluate(selection: Selection, latest = false): readonly CheckOutcome[] | Promise<readonly CheckOutcome[]> | undefined {
     const selected = selectChecks(this.#entries, selection);
     if (selected === undefined) return undefined;
     const pending: (CheckOutcome | Promise<CheckOutcome>)[] = [];
     let sync = true;
     for (const entry of selected) {
-      const result = this.#result(entry);
+      const result = this.#result(entry, latest);
       if (result instanceof Promise) sync = false;
       pending.push(result);
     }
@@ -271,9 +278,10 @@ export class CheckRegistry {
     return infos;
   }
 
-  #result(entry: Entry): CheckOutcome | Promise<CheckOutcome> {
+  #result(entry: Entry, latest: boolean): CheckOutcome | Promise<CheckOutcome> {
     if (entry.intervalMs !== undefined) return entry.last!;
     if (entry.inFlight !== undefined) return entry.inFlight;
+    if (latest && entry.last !== undefined) return entry.last;
     if (entry.cacheMs > 0 && entry.last !== undefined && performance.now() - entry.lastAt < entry.cacheMs) return entry.last;
     return this.#run(entry);
   }

@@ -12,6 +12,10 @@ import { answerRoute, type AnswerSource } from './answer.js';
 import { toBoolean, toHost, toOptions, toPort, toPrefix, toState, type AddressInput } from './options.js';
 import type { MetricsEndpoint } from './metrics-endpoint.js';
 import { listenRaw } from './raw-server.js';
+import type { GrpcTransport } from './grpc/http2-transport.js';
+import type { HealthSource } from './grpc/health-service.js';
+import { RESERVED_SERVICE_NAMES } from './grpc/service-names.js';
+import type { Socket } from 'node:net';
 import type { RenderedResponse } from './render.js';
 import { compilePaths, route, type MetricsFormat, type PathTable, type ProbePaths, type Route } from './routes.js';
 import { resolveLimits, type BoundAddress, type ProbeServer, type ServerLimits } from './server-core.js';
@@ -90,6 +94,13 @@ export interface ProbeOptions {
    * Without this option (and without `server`), `SERVICE_PROBE_WORKER=1` turns it on.
    */
   worker?: boolean | WorkerOptions;
+  /**
+   * Answer gRPC health checks (grpc.health.v1 `Check`, `Watch`, `List`) on the same port: a
+   * connection that starts with the HTTP/2 preface is served on node:http2, loaded only when the
+   * first one arrives. Default `true`; `false` refuses the preface as any other bad request. Needs
+   * the default server (`server: 'net'`); see docs/grpc.md.
+   */
+  grpc?: boolean;
 }
 
 /** The standalone server's request reader: the probe's own on node:net, or node:http. */
@@ -110,6 +121,7 @@ const OPTION_NAMES = [
   'metrics',
   'paths',
   'worker',
+  'grpc',
 ] as const;
 
 /** Per-start overrides of the probe's `host`, `port` and initial `state`. */
@@ -159,6 +171,10 @@ export class Probe extends EventEmitter<ProbeEvents> {
   #metrics: MetricsEndpoint | Promise<MetricsEndpoint> | undefined;
   readonly #metricsEnabled: boolean;
   readonly #source = this.#createSource();
+  readonly #grpcEnabled: boolean;
+  #grpc: Promise<GrpcTransport> | undefined;
+  // Told after anything that may change a verdict (gRPC Watch listens here).
+  readonly #verdictListeners = new Set<() => void>();
 
   constructor(options?: ProbeOptions) {
     super();
@@ -182,10 +198,17 @@ export class Probe extends EventEmitter<ProbeEvents> {
     if (this.#workerOptions !== undefined && this.#metricsEnabled) {
       throw new ProbeArgumentError('options.metrics', 'left out in worker mode (the worker thread does not serve /metrics yet)', given.metrics);
     }
+    const grpc = given.grpc === undefined ? undefined : toBoolean(given.grpc, 'options.grpc');
+    if (grpc === true && (this.#serverKind === 'http' || this.#workerOptions !== undefined)) {
+      const why = this.#workerOptions !== undefined ? 'worker mode (its thread serves HTTP/1.1 only for now)' : "server: 'http' (gRPC needs the default server, 'net')";
+      throw new ProbeArgumentError('options.grpc', `false or left out with ${why}`, given.grpc);
+    }
+    this.#grpcEnabled = grpc !== false && this.#serverKind === 'net' && this.#workerOptions === undefined;
     this.#log = createLog(given.logger);
     this.#checks = new CheckRegistry(this.#log, (outcome) => {
       this.#worker?.checkFinished(outcome);
       this.emit('check', outcome);
+      this.#verdictChanged();
     });
     if (this.#state === ServiceState.Ready) this.#started = true;
     if (this.#metricsEnabled) {
@@ -209,6 +232,7 @@ export class Probe extends EventEmitter<ProbeEvents> {
     if (next === ServiceState.Ready) this.markStarted();
     this.#worker?.stateChanged();
     this.emit('change', next, previous);
+    this.#verdictChanged();
   }
 
   /** True once the probe has been READY or `markStarted()` was called; `/started` then answers 200 for good. */
@@ -222,6 +246,7 @@ export class Probe extends EventEmitter<ProbeEvents> {
     this.#started = true;
     this.#worker?.stateChanged();
     this.#resolveStarted?.();
+    this.#verdictChanged();
   }
 
   /** Resolves once the probe has started (see {@link Probe.started}). */
@@ -256,7 +281,7 @@ export class Probe extends EventEmitter<ProbeEvents> {
       const server =
         this.#workerOptions !== undefined
           ? (this.#worker = await this.#listenInWorker(host, port, this.#workerOptions))
-          : await (this.#serverKind === 'net' ? listenRaw : listenHttp)(this, host, port, this.#limits, this.#log);
+          : await (this.#serverKind === 'net' ? listenRaw : listenHttp)(this, host, port, this.#limits, this.#log, this.#grpcEnabled ? (socket) => this.#serveGrpc(socket) : undefined);
       this.#server = server;
       this.#stopping = undefined;
       this.#checks.open();
@@ -285,7 +310,10 @@ export class Probe extends EventEmitter<ProbeEvents> {
     if (server === undefined) {
       return this.#starting === undefined ? Promise.resolve() : this.#starting.then(() => this.stop(), () => undefined);
     }
-    this.#stopping = server.stop(SHUTDOWN_GRACE_PERIOD_MS).then((inTime) => {
+    const grpc = this.#grpc;
+    this.#grpc = undefined;
+    const grpcStopped = grpc?.then((transport) => transport.stop(SHUTDOWN_GRACE_PERIOD_MS), () => undefined);
+    this.#stopping = Promise.all([server.stop(SHUTDOWN_GRACE_PERIOD_MS), grpcStopped]).then(([inTime]) => {
       if (this.#server === server) this.#server = undefined;
       if (this.#worker === server) this.#worker = undefined;
       if (!inTime) this.#log.error(`Service probe did not stop within ${SHUTDOWN_GRACE_PERIOD_MS} ms; open connections were closed`);
@@ -360,14 +388,21 @@ export class Probe extends EventEmitter<ProbeEvents> {
     if (name === STALL_CHECK_NAME && this.#workerOptions !== undefined) {
       throw new ProbeArgumentError('name', `a name other than '${STALL_CHECK_NAME}' (worker mode's stall verdict)`, name);
     }
+    if (typeof name === 'string' && RESERVED_SERVICE_NAMES.has(name)) {
+      throw new ProbeArgumentError('name', "a name other than 'liveness', 'readiness' and 'startup' (gRPC health service names)", name);
+    }
     this.#checks.add(name, check, options);
     this.#worker?.checksChanged();
+    this.#verdictChanged();
   }
 
   /** Removes a check (its timer and monitor stop). Returns `false` if there was none of that name. */
   removeCheck(name: string): boolean {
     const removed = this.#checks.remove(name);
-    if (removed) this.#worker?.checksChanged();
+    if (removed) {
+      this.#worker?.checksChanged();
+      this.#verdictChanged();
+    }
     return removed;
   }
 
@@ -435,6 +470,7 @@ export class Probe extends EventEmitter<ProbeEvents> {
       setReadyWhileDraining: (on) => {
         this.#readyWhileDraining = on;
         this.#worker?.stateChanged();
+        this.#verdictChanged();
       },
       stopProbe: () => this.stop(),
     });
@@ -475,10 +511,59 @@ export class Probe extends EventEmitter<ProbeEvents> {
   }
 
   // The decision is answer.ts's, shared with the worker thread (worker mode); `/metrics` is the
-  // main thread's own.
-  #answer(routed: Route): RenderedResponse | Promise<RenderedResponse> {
+  // main thread's own. With `latest`, on-demand checks that have a result are not run again (see
+  // CheckRegistry.evaluate; gRPC Watch).
+  #answer(routed: Route, latest = false): RenderedResponse | Promise<RenderedResponse> {
     if (routed.kind === 'metrics') return this.#answerMetrics(routed.format);
-    return answerRoute(routed, this.#source);
+    return answerRoute(routed, this.#source, latest);
+  }
+
+  /**
+   * The verdict source of gRPC health checking (src/grpc/): the HTTP status `GET target` answers,
+   * decided by the same code as the HTTP endpoints, and a way to hear of verdict changes.
+   * @internal
+   */
+  healthSource(): HealthSource {
+    return {
+      status: (target, latest) => {
+        // The default path table: service names map to the default paths, whatever `paths` renames.
+        const answer = this.#answer(route('GET', target, undefined), latest);
+        return answer instanceof Promise ? answer.then((settled) => settled.status) : answer.status;
+      },
+      checkNames: () => this.#checks.names(),
+      subscribe: (listener) => {
+        this.#verdictListeners.add(listener);
+        return () => this.#verdictListeners.delete(listener);
+      },
+    };
+  }
+
+  #verdictChanged(): void {
+    for (const listener of this.#verdictListeners) {
+      try {
+        listener();
+      } catch (error) {
+        this.#log.error(`probe: a verdict listener failed: ${String(error)}`);
+      }
+    }
+  }
+
+  // A connection that started with the HTTP/2 preface (raw-server.ts): the gRPC code and node:http2
+  // are loaded on the first one.
+  #serveGrpc(socket: Socket): void {
+    if (this.#stopping !== undefined) {
+      // A preface completed after stop() began: no new transport for it.
+      socket.destroy();
+      return;
+    }
+    this.#grpc ??= import('./grpc/http2-transport.js').then(({ GrpcTransport }) => new GrpcTransport(this.healthSource(), this.#limits, this.#log));
+    this.#grpc.then(
+      (transport) => transport.accept(socket),
+      (error: unknown) => {
+        this.#log.error(`probe: cannot load the gRPC transport: ${String(error)}`);
+        socket.destroy();
+      },
+    );
   }
 
   // What answer.ts reads on the main thread (this probe's own state and check registry), and what
@@ -501,7 +586,7 @@ export class Probe extends EventEmitter<ProbeEvents> {
       get hasChecks() {
         return probe.#checks.size > 0;
       },
-      evaluate: (selection) => this.#checks.evaluate(selection),
+      evaluate: (selection, latest) => this.#checks.evaluate(selection, latest),
       checks: () => this.#checks.list(),
       evaluationFailed: (error) => this.#log.error(`probe: evaluating checks failed: ${String(error)}`),
     };

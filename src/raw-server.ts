@@ -13,6 +13,7 @@
 // or node:net".
 
 import { createServer, type Socket } from 'node:net';
+import type { Log } from './log.js';
 import { EXPECT_FAILED, EXPECT_NONE, HeadReader, INCOMPLETE, TOO_LARGE, type Head } from './http1-head.js';
 import { BAD_REQUEST, EXPECTATION_FAILED, HEADERS_TOO_LARGE, METHOD_NOT_ALLOWED, REQUEST_TIMEOUT, withConnectionClose, type RenderedResponse } from './render.js';
 import {
@@ -27,14 +28,26 @@ import {
   stopWithin,
   type Answerer,
   type Listen,
+  type ServerLimits,
   type ProbeServer,
 } from './server-core.js';
 
 // What node:http's writeContinue() sends before the answer.
 const CONTINUE_BYTES = Buffer.from('HTTP/1.1 100 Continue\r\n\r\n', 'latin1');
 
-/** Starts the node:net probe server: the server core's `Listen` contract, as `listenHttp`. */
-export const listenRaw: Listen = (answerer: Answerer, host, port, limits, log) => {
+// The HTTP/2 connection preface (RFC 9113 §3.4), which a prior-knowledge client (gRPC over
+// cleartext, as kubelet's grpc probe) sends first.
+const HTTP2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
+
+/** Takes over a connection that starts with the HTTP/2 preface: paused, with the bytes read so far put back. */
+export type Http2Handoff = (socket: Socket) => void;
+
+/**
+ * Starts the node:net probe server: the server core's `Listen` contract, as `listenHttp`. With
+ * `onHttp2`, a connection whose first bytes are the HTTP/2 preface is handed over instead of read
+ * as HTTP/1.1.
+ */
+export const listenRaw: Listen = (answerer: Answerer, host: string | undefined, port: number, limits: ServerLimits, log: Log, onHttp2?: Http2Handoff): Promise<ProbeServer> => {
   const keepAliveSeconds = Math.floor(limits.keepAliveTimeoutMs / 1000);
   const bytesFor = cachedSerializer(limits.keepAliveTimeoutMs);
   let stopping = false;
@@ -50,6 +63,7 @@ export const listenRaw: Listen = (answerer: Answerer, host, port, limits, log) =
     done = false;
     inBatch = 0; // requests read since the socket's output was last empty
     readonly heads = new HeadReader(limits.maxHeaderSize);
+    sniffing = onHttp2 !== undefined; // the first bytes may still turn out to be the HTTP/2 preface
 
     constructor(readonly socket: Socket) {
       this.deadline = Date.now() + limits.headersTimeoutMs;
@@ -58,6 +72,26 @@ export const listenRaw: Listen = (answerer: Answerer, host, port, limits, log) =
     onData(chunk: Buffer): void {
       if (this.done) return;
       let buffer = this.pending === undefined ? chunk : Buffer.concat([this.pending, chunk]);
+      if (this.sniffing) {
+        const length = Math.min(buffer.length, HTTP2_PREFACE.length);
+        if (buffer.compare(HTTP2_PREFACE, 0, length, 0, length) === 0) {
+          if (length < HTTP2_PREFACE.length) {
+            this.pending = buffer;
+            return;
+          }
+          // From here the socket is the HTTP/2 transport's; it stays in `open` for the connection
+          // cap and for stop's grace period.
+          this.done = true;
+          this.deadline = Infinity;
+          this.pending = undefined;
+          this.socket.pause();
+          this.socket.removeAllListeners('data');
+          this.socket.unshift(buffer);
+          onHttp2!(this.socket);
+          return;
+        }
+        this.sniffing = false;
+      }
       if (this.waiting) {
         // Paused for an answer; a chunk already on its way is kept for later.
         this.pending = buffer;

@@ -99,7 +99,15 @@ export interface ProbeServer {
 }
 
 /** Starts a transport's server: what raw-server.ts and http-server.ts each export. */
-export type Listen = (answerer: Answerer, host: string | undefined, port: number, limits: ServerLimits, log: Log) => Promise<ProbeServer>;
+export type Listen = (
+  answerer: Answerer,
+  host: string | undefined,
+  port: number,
+  limits: ServerLimits,
+  log: Log,
+  /** Takes over a connection whose first bytes are the HTTP/2 preface (gRPC); transports that cannot tell leave it out. */
+  onHttp2?: (socket: Socket) => void,
+) => Promise<ProbeServer>;
 
 // node:http answers pipelined requests in order: each answer waits, in memory, behind the one
 // before it. A client that pipelines without reading makes it hold about 50 bytes per request,

@@ -17,6 +17,7 @@ const CLAIMS = {
   5: 'start/stop cycles leave no handle, timer or socket behind and stop within the grace period',
   6: 'under load with 100 state changes a second every answer shows a state that held during its request',
   7: 'the node:net reader answers seeded requests as node:http does, but for the kept differences',
+  8: 'abusive HTTP/2 clients never crash or leak, while gRPC and HTTP probes on the same port keep their answers',
 };
 
 for (const scenario of SCENARIOS) {

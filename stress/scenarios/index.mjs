@@ -6,6 +6,7 @@ import * as checks from './4-checks.mjs';
 import * as lifecycle from './5-lifecycle.mjs';
 import * as load from './6-load.mjs';
 import * as differential from './7-differential.mjs';
+import * as grpc from './8-grpc.mjs';
 
 export const SCENARIOS = [
   { number: 1, ...hostile },
@@ -15,4 +16,5 @@ export const SCENARIOS = [
   { number: 5, ...lifecycle },
   { number: 6, ...load },
   { number: 7, ...differential },
+  { number: 8, ...grpc },
 ];
