@@ -3,7 +3,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { HeadReader, INCOMPLETE, INVALID, TOO_LARGE } from '../dist/http1-head.js';
+import { HeadReader, INCOMPLETE, INVALID, TOO_LARGE } from '../build/modules/http1-head.js';
 
 // Feeds `text` one byte at a time as the server does (unconsumed bytes, then the next one) and
 // returns the first verdict that is not INCOMPLETE, with the number of bytes it took.

@@ -225,6 +225,11 @@ function isSubsequence(short, long) {
  */
 export const KEPT_DIFFERENCES = [
   {
+    name: 'a connection that starts with the HTTP/2 preface is served as gRPC health on HTTP/2 (with `grpc: false`, it gets the 400 node:http sends)',
+    applies: (bytes) => bytes.toString('latin1').startsWith('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'),
+    allows: (net) => net.statuses.length === 0,
+  },
+  {
     name: 'a method other than GET or HEAD closes the connection after its answer',
     applies: (bytes) => /(?:^|[\r\n])(?!GET |HEAD )[A-Z-]+ \S+ HTTP\/1\.[01]\r\n/.test(bytes.toString('latin1')),
     normalize: withoutConnectionHeaders,
