@@ -172,7 +172,7 @@ const commands = {
     const blocker = createServer();
     await new Promise((resolve) => blocker.listen(0, '127.0.0.1', resolve));
     const { port } = blocker.address();
-    const before = { state: probe.state, resources: process.getActiveResourcesInfo().length };
+    const before = { state: probe.state, resources: process.getActiveResourcesInfo() };
     let code;
     try {
       await probe.start({ host: '127.0.0.1', port, state: 'DOWN' });
@@ -182,7 +182,7 @@ const commands = {
     }
     // The failed server's handle closes on the next turns of the loop; give it those.
     await new Promise((resolve) => setTimeout(resolve, 50));
-    const after = { state: probe.state, resources: process.getActiveResourcesInfo().length };
+    const after = { state: probe.state, resources: process.getActiveResourcesInfo() };
     await new Promise((resolve) => blocker.close(resolve));
     return { code, before, after };
   },
