@@ -1,12 +1,12 @@
 // `npm run bench`: service-probe against a bare node:http server, the raw node:net limit,
 // lightship, terminus and @cloudnative/health, interleaved round by round so that machine drift
 // hits every contender alike: throughput, CPU per request, spawn to first 200, RSS, the time to
-// import each entry, the CLI, and the installed size. Writes bench/results.{json,md,svg}; `--update-readme` also rewrites
-// the README's Performance table between its bench markers.
+// import each entry, the CLI, and the installed size. Writes bench/results.{json,md,svg}; `--update-docs` also rewrites
+// the figures of docs/performance.md between its bench markers.
 //
 //   npm run bench                      full run (5 rounds, about 4 minutes on 2 cores)
 //   npm run bench -- --quick           1 short round, results in a temp dir: proves the bench works
-//   npm run bench -- --update-readme   full run, then refresh README.md from its results
+//   npm run bench -- --update-docs     full run, then refresh docs/performance.md from its results
 //   options: --rounds N  --duration S  --out DIR  --only a,b
 import { execFileSync, fork, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -17,13 +17,13 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { importOnce } from './import-time.mjs';
-import { renderMarkdown, renderSvg, updateReadme } from './report.mjs';
+import { renderMarkdown, renderSvg, updatePerformancePage } from './report.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { values: args } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
-    'update-readme': { type: 'boolean', default: false },
+    'update-docs': { type: 'boolean', default: false },
     rounds: { type: 'string' },
     duration: { type: 'string' },
     out: { type: 'string' },
@@ -363,9 +363,9 @@ try {
   writeFileSync(join(outDir, 'results.md'), markdown);
   writeFileSync(join(outDir, 'results.svg'), renderSvg(results));
   process.stdout.write(markdown);
-  if (args['update-readme'] && !quick) {
-    updateReadme(join(ROOT, 'README.md'), markdown);
-    log('README.md: Performance section updated');
+  if (args['update-docs'] && !quick) {
+    updatePerformancePage(join(ROOT, 'docs', 'performance.md'), markdown);
+    log('docs/performance.md: figures updated');
   }
   log(`bench: done in ${meta.seconds} s; results in ${outDir}`);
   // What --quick proves in CI: every contender started and answered 200s in both modes. Nothing

@@ -15,6 +15,7 @@ const SAME_ON_EITHER_SERVER = new Set([
   'test/routes.test.js',
   'test/checks-verdict.test.js',
   'test/docs.test.js',
+  'test/docs-links.test.js',
   'test/options.test.js',
   'test/package.test.js',
   'test/raw-server.test.js',

@@ -1,6 +1,7 @@
-// The README against the package: every exported name, every CLI command and flag and every
-// createProbe option is documented, and the README's code examples import names that exist and
-// (for the Usage section) type-check against the built declarations.
+// The README against the package: every exported name is in its API index, every CLI command and
+// flag is in its CLI section (and docs/cli.md), every createProbe option in docs/api.md's table and
+// the README's index, and the names its code examples import exist. Compiling and running each
+// example is test/docs-blocks.test.js; links, test/docs-links.test.js.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -73,32 +74,33 @@ test('require() of each entry gives the same names as import', async () => {
 const run = promisify(execFile);
 const cli = fileURLToPath(new URL('dist/cli.js', root));
 
-test("every command and flag the CLI's help prints is in the README's CLI section", async () => {
+test("every command and flag the CLI's help prints is in the README's CLI section and in docs/cli.md", async () => {
   const main = (await run(process.execPath, [cli, '--help'])).stdout;
   const commandBlock = main.slice(main.indexOf('Commands:'), main.indexOf('\nOptions:'));
   const commands = [...commandBlock.matchAll(/^ {2}(\w+)/gm)].map((m) => m[1]);
   assert.deepEqual(commands, ['check', 'wait', 'serve']);
   const helps = [main, ...(await Promise.all(commands.map((c) => run(process.execPath, [cli, c, '--help'])))).map((r) => r.stdout)];
+  assert.ok(helps.every((h) => h.includes('--help')), 'every help names --help');
 
-  const cliSection = section('CLI');
-  const spans = codeSpans(cliSection);
-  const missing = [];
-  for (const command of commands) {
-    if (!cliSection.includes(`### \`service-probe ${command}`)) missing.push(`### service-probe ${command}`);
-  }
-  for (const help of helps) {
-    // Option lines start with a flag: `  -t, --timeout <dur>   …`, `  --host <ip>   …`.
-    for (const line of help.split('\n').filter((l) => /^ {2}-/.test(l))) {
-      for (const [flag] of line.split(/ {2,}/)[1].matchAll(/--?[a-z][\w-]*/g)) {
-        if (!inCode(spans, flag)) missing.push(flag);
+  for (const [name, text] of [['README.md', section('CLI')], ['docs/cli.md', read('docs/cli.md')]]) {
+    const spans = codeSpans(text);
+    const missing = [];
+    for (const command of commands) {
+      if (!text.includes(`### \`service-probe ${command}`)) missing.push(`### service-probe ${command}`);
+    }
+    for (const help of helps) {
+      // Option lines start with a flag: `  -t, --timeout <dur>   …`, `  --host <ip>   …`.
+      for (const line of help.split('\n').filter((l) => /^ {2}-/.test(l))) {
+        for (const [flag] of line.split(/ {2,}/)[1].matchAll(/--?[a-z][\w-]*/g)) {
+          if (!inCode(spans, flag)) missing.push(flag);
+        }
       }
     }
+    assert.deepEqual([...new Set(missing)], [], `missing from ${name}: ${missing.join(', ')}`);
   }
-  assert.ok(helps.every((h) => h.includes('--help')), 'every help names --help');
-  assert.deepEqual([...new Set(missing)], [], `missing from the README's CLI section: ${missing.join(', ')}`);
 });
 
-test("the README's createProbe options table lists exactly the options src/probe.ts accepts", async () => {
+test("docs/api.md's createProbe options table, and the README's API index, list exactly the options src/probe.ts accepts", async () => {
   const source = read('src/probe.ts');
   const list = /const OPTION_NAMES = \[([^\]]*)\]/.exec(source);
   assert.ok(list, 'OPTION_NAMES not found in src/probe.ts');
@@ -110,14 +112,28 @@ test("the README's createProbe options table lists exactly the options src/probe
   for (const key of accepted) createProbe({ [key]: undefined });
   assert.throws(() => createProbe({ notAnOption: undefined }), ProbeArgumentError);
 
-  const api = section('API');
-  const heading = api.indexOf('### `createProbe(');
-  assert.notEqual(heading, -1, "API has no '### `createProbe(…)`' subsection");
-  const table = api.slice(heading, api.indexOf('\n### ', heading + 1));
+  const reference = read('docs/api.md');
+  const heading = reference.indexOf('### `createProbe(');
+  assert.notEqual(heading, -1, "docs/api.md has no '### `createProbe(…)`' subsection");
+  const table = reference.slice(heading, reference.indexOf('\n### ', heading + 1));
   const documented = [...table.matchAll(/^\| `(\w+)` \|/gm)].map((m) => m[1]);
   assert.deepEqual(
     { missing: accepted.filter((k) => !documented.includes(k)), unknown: documented.filter((k) => !accepted.includes(k)) },
     { missing: [], unknown: [] },
+    'docs/api.md',
+  );
+
+  // The README names each option in its API section's createProbe paragraph, and no other word
+  // there passes for one.
+  const api = section('API');
+  const start = api.indexOf('### `createProbe(');
+  assert.notEqual(start, -1, "README's API has no '### `createProbe(…)`' subsection");
+  const paragraph = api.slice(start, api.indexOf('\n### ', start + 1) === -1 ? undefined : api.indexOf('\n### ', start + 1));
+  const named = codeSpans(paragraph).filter((span) => /^[a-z]\w*$/.test(span) && span !== 'http' && span !== 'net');
+  assert.deepEqual(
+    { missing: accepted.filter((k) => !named.includes(k)), unknown: named.filter((k) => !accepted.includes(k)) },
+    { missing: [], unknown: [] },
+    'README API index',
   );
 });
 
@@ -148,36 +164,4 @@ test("every name the README's code examples import from the package or node core
     }
   }
   assert.deepEqual(problems, []);
-});
-
-test("the Usage section's examples type-check against the built declarations", () => {
-  const ts = require('typescript');
-  const blocks = snippets(section('Usage'));
-  assert.ok(blocks.length >= 3);
-  // The examples read as one program; `app` stands for the user's own request handler.
-  const prelude = "import type { IncomingMessage, ServerResponse } from 'node:http';\ndeclare const app: (req: IncomingMessage, res: ServerResponse) => void;\n";
-  const file = fileURLToPath(new URL('test/readme-usage.ts', root));
-  const text = `${prelude}${blocks.join('\n')}\nexport {};\n`;
-  const options = {
-    strict: true,
-    noEmit: true,
-    target: ts.ScriptTarget.ES2022,
-    module: ts.ModuleKind.ES2022,
-    moduleResolution: ts.ModuleResolutionKind.Bundler,
-    types: ['node'],
-    skipLibCheck: true,
-    baseUrl: fileURLToPath(root),
-    paths: { 'service-probe': ['dist/index.d.ts'], 'service-probe/client': ['dist/client.d.ts'], 'service-probe/checks': ['dist/checks-entry.d.ts'] },
-  };
-  const host = ts.createCompilerHost(options);
-  const getSourceFile = host.getSourceFile.bind(host);
-  host.getSourceFile = (name, version) => (name === file ? ts.createSourceFile(name, text, version) : getSourceFile(name, version));
-  const fileExists = host.fileExists.bind(host);
-  host.fileExists = (name) => name === file || fileExists(name);
-  const program = ts.createProgram([file], options, host);
-  const messages = ts.getPreEmitDiagnostics(program).map((d) => {
-    const line = d.file && d.start !== undefined ? d.file.getLineAndCharacterOfPosition(d.start).line + 1 : 0;
-    return `${line}: ${ts.flattenDiagnosticMessageText(d.messageText, ' ')}`;
-  });
-  assert.deepEqual(messages, [], `\n${text}`);
 });

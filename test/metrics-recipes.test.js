@@ -1,4 +1,4 @@
-// The README's "feeding your own meters" recipes, run as written against the real prom-client and
+// The "feeding your own meters" recipes of docs/metrics.md, run as written against the real prom-client and
 // @opentelemetry/api + @opentelemetry/sdk-metrics, with the metrics read back from each library.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -8,16 +8,16 @@ import { metrics } from '@opentelemetry/api';
 import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
 import { serve, get } from './helpers/checks.js';
 
-const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+const page = readFileSync(new URL('../docs/metrics.md', import.meta.url), 'utf8');
 const AsyncFunction = (async () => {}).constructor;
 
 /**
- * The README's ```js block that starts with `importLine`, as a function of `probe` and the names
+ * The page's ```js block that starts with `importLine`, as a function of `probe` and the names
  * it imports (its import line is replaced by parameters; nothing else is changed).
  */
 function recipe(importLine, names) {
-  const block = [...readme.matchAll(/^```js\n([\s\S]*?)^```$/gm)].map((m) => m[1]).find((code) => code.startsWith(`${importLine}\n`));
-  assert.ok(block, `README has no js block starting with ${importLine}`);
+  const block = [...page.matchAll(/^```js\n([\s\S]*?)^```$/gm)].map((m) => m[1]).find((code) => code.startsWith(`${importLine}\n`));
+  assert.ok(block, `docs/metrics.md has no js block starting with ${importLine}`);
   const body = block.slice(importLine.length + 1);
   assert.ok(!/^import /m.test(body), 'the recipe imports only what its first line does');
   return new AsyncFunction('probe', ...names, body);

@@ -2,7 +2,7 @@
 // to node:http (`server: 'http'`) over fresh connections, and what comes back compared: status
 // lines, headers (but Date), bodies, the number of answers, whether the server closed, and whether
 // it answered at once or only at a timeout. A difference fails unless it is one of KEPT_DIFFERENCES,
-// the list the README gives (Design, "node:http vs node:net"). Used by test/differential.test.js
+// the list docs/design.md gives ("node:http vs node:net"). Used by test/differential.test.js
 // (2,000+ cases) and by stress scenario 7 (20,000+).
 
 import { connect } from 'node:net';
@@ -218,8 +218,8 @@ function isSubsequence(short, long) {
 }
 
 /**
- * The differences the reader keeps on purpose (all safer or stricter than node:http); the README's
- * Design section lists the same names. `applies` looks at the request; then either `normalize`
+ * The differences the reader keeps on purpose (all safer or stricter than node:http); docs/design.md
+ * lists the same names. `applies` looks at the request; then either `normalize`
  * erases the difference from both observations (several can apply to one case), or `allows`
  * judges the two (normalized) observations.
  */

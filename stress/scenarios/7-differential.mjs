@@ -1,6 +1,6 @@
 // Scenario 7: the node:net reader against node:http, 20,000 seeded requests (stress/lib/
 // differential.mjs). Each server runs in a process of its own; every difference not on the kept
-// list (README, Design, "node:http vs node:net") fails, and neither process may throw or log an error.
+// list (docs/design.md, "node:http vs node:net") fails, and neither process may throw or log an error.
 
 import { startProbeProcess } from '../lib/child.mjs';
 import { KEPT_DIFFERENCES, LIMITS, runDifferential } from '../lib/differential.mjs';
@@ -28,7 +28,7 @@ export async function run({ seed, short }) {
     return {
       findings,
       figures: { cases: count, differences: result.differences.length, rerun: result.retried, kept: Object.fromEntries(result.kept) },
-      line: `${count} cases in ${seconds(nowMs() - started)} s: ${result.differences.length} differences not on the kept list; kept differences seen (README order) ${kept}; ${result.retried} rerun alone`,
+      line: `${count} cases in ${seconds(nowMs() - started)} s: ${result.differences.length} differences not on the kept list; kept differences seen (docs/design.md order) ${kept}; ${result.retried} rerun alone`,
     };
   } finally {
     await Promise.all([net.close(), http.close()]);
