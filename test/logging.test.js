@@ -40,7 +40,7 @@ test('a logger option receives the same events at their levels, and a throwing l
   probe.setState('READY');
   await probe.stop();
   assert.deepEqual(lines[0], ['info', `Service readiness probe listening on http://127.0.0.1:${port}/ with initial state UP`]);
-  assert.ok(lines.some(([level, m]) => level === 'debug' && m === 'Service state change: UP to READY.'));
+  assert.ok(lines.some(([level, m]) => level === 'info' && m === 'Service state change: UP to READY.'));
 
   const broken = createProbe({ host: '127.0.0.1', port: 0, logger: { info() { throw new Error('logger down'); } } });
   await broken.start();
