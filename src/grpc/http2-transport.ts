@@ -310,7 +310,9 @@ export class GrpcTransport {
       }
       for (const call of this.#calls) {
         if (now > call.requestDeadline) {
-          this.#log.debug({ event: 'grpc-call-timeout', requestTimeoutMs: this.#limits.requestTimeoutMs }, 'grpc: a call did not send its request in time; resetting it');
+          if (this.#log.enabled('debug')) {
+            this.#log.debug({ event: 'grpc-call-timeout', requestTimeoutMs: this.#limits.requestTimeoutMs }, 'grpc: a call did not send its request in time; resetting it');
+          }
           call.done = true;
           call.stream.close(0x8 /* CANCEL */);
         }
