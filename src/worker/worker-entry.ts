@@ -20,7 +20,14 @@ const post = (message: FromWorker) => toMain.postMessage(message);
 
 // Log events go to the main thread's log (its logger and NODE_DEBUG), which writes them once it
 // runs and decides there which levels are on. Fields cross as a structured clone: plain values only.
-const at = (level: 'debug' | 'info' | 'warn' | 'error') => (fields: ProbeLogFields, message: string) => post({ type: 'log', level, fields, message });
+const at = (level: 'debug' | 'info' | 'warn' | 'error') => (fields: ProbeLogFields, message: string) => {
+  try {
+    post({ type: 'log', level, fields, message });
+  } catch {
+    // A field that cannot be cloned (an error carrying a function) must not throw into the server.
+    post({ type: 'log', level, fields: { event: fields.event }, message });
+  }
+};
 const log: Log = { enabled: () => true, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
 
 // The mirror of the main thread's check registry, in registration order.
