@@ -377,14 +377,23 @@ export class CheckRegistry {
   // when a check starts failing or its reason changes, and again when it recovers.
   #report(entry: Entry, outcome: CheckOutcome): void {
     if (outcome.ok) {
-      if (entry.loggedReason !== undefined) this.#log.info(`check ${entry.name} passes again`);
+      if (entry.loggedReason !== undefined) {
+        this.#log.info({ event: 'check-recovered', check: entry.name, critical: entry.critical, durationMs: outcome.durationMs }, `check ${entry.name} passes again`);
+      }
       entry.loggedReason = undefined;
       return;
     }
     const reason = outcome.output ?? 'failed';
     const kind = entry.critical ? 'failed' : 'warns (not critical)';
-    if (reason !== entry.loggedReason) this.#log.warn(`check ${entry.name} ${kind}: ${reason}`);
-    else this.#log.debug(`check ${entry.name} still ${kind === 'failed' ? 'failing' : 'warning'}: ${reason}`);
+    if (reason !== entry.loggedReason) {
+      this.#log.warn({ event: 'check-failed', check: entry.name, critical: entry.critical, reason, durationMs: outcome.durationMs }, `check ${entry.name} ${kind}: ${reason}`);
+    } else if (this.#log.enabled('debug')) {
+      // Every run of a failing check comes here (on demand: every request): fields only when wanted.
+      this.#log.debug(
+        { event: 'check-still-failing', check: entry.name, critical: entry.critical, reason, durationMs: outcome.durationMs },
+        `check ${entry.name} still ${kind === 'failed' ? 'failing' : 'warning'}: ${reason}`,
+      );
+    }
     entry.loggedReason = reason;
   }
 
@@ -394,7 +403,7 @@ export class CheckRegistry {
     try {
       this.#onOutcome(outcome);
     } catch (error) {
-      this.#log.error(`check ${entry.name}: a 'check' listener threw: ${reasonOf(error)}`);
+      this.#log.error({ event: 'check-listener-failed', check: entry.name, reason: reasonOf(error), err: error }, `check ${entry.name}: a 'check' listener threw: ${reasonOf(error)}`);
     }
   }
 
@@ -434,7 +443,8 @@ function callHook(entry: Entry, hook: 'start' | 'stop', log: Log): void {
     const fn = entry.fn[hook];
     if (typeof fn === 'function') fn.call(entry.fn);
   } catch (error) {
-    log.error(`check ${entry.name}: ${hook}() threw: ${reasonOf(error)}`);
+    const reason = reasonOf(error);
+    log.error({ event: 'check-hook-failed', check: entry.name, hook, reason, err: error }, `check ${entry.name}: ${hook}() threw: ${reason}`);
   }
 }
 

@@ -66,7 +66,7 @@ export function respond(req: IncomingMessage, res: ServerResponse, answer: Rende
   // Probe.answer never rejects; the guard keeps a bug from becoming an unhandled rejection.
   answer.then(
     (settled) => writeResponse(req, res, settled, closing()),
-    (error: unknown) => log.error(`probe: answering failed: ${String(error)}`),
+    (error: unknown) => log.error({ event: 'answer-failed', err: error }, `probe: answering failed: ${String(error)}`),
   );
 }
 
@@ -96,7 +96,12 @@ function withinPipelineLimit(req: IncomingMessage, res: ServerResponse, log: Log
   const socket = req.socket as CountedSocket;
   const queued = (socket[queuedAnswers] ?? 0) + 1;
   if (queued > MAX_QUEUED_ANSWERS) {
-    if (!socket.destroyed) log.debug(`probe server: more than ${MAX_QUEUED_ANSWERS} pipelined answers unread; closing the connection`);
+    if (!socket.destroyed && log.enabled('debug')) {
+      log.debug(
+        { event: 'pipeline-limit', limit: MAX_QUEUED_ANSWERS, remoteAddress: socket.remoteAddress },
+        `probe server: more than ${MAX_QUEUED_ANSWERS} pipelined answers unread; closing the connection`,
+      );
+    }
     socket.destroy();
     return false;
   }
@@ -108,7 +113,10 @@ function withinPipelineLimit(req: IncomingMessage, res: ServerResponse, log: Log
 }
 
 function onClientError(error: NodeJS.ErrnoException, socket: Socket, log: Log): void {
-  log.debug(`probe server: client error ${error.code ?? error.message}`);
+  if (log.enabled('debug')) {
+    const reason = error.code ?? error.message;
+    log.debug({ event: 'client-error', reason, remoteAddress: socket.remoteAddress }, `probe server: client error ${reason}`);
+  }
   // A response is under way on this socket (node:http's own check): it can only be cut.
   const inFlight = (socket as unknown as { _httpMessage?: { headersSent?: boolean } })._httpMessage;
   if (error.code === 'ECONNRESET' || !socket.writable || inFlight?.headersSent) {

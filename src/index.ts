@@ -16,7 +16,7 @@ export type { MountOptions, ConnectMiddleware, KoaMiddleware, KoaContextLike } f
 export { ServiceState, SERVICE_STATES, isServiceState, parseServiceState } from './state.js';
 export { ProbeStartError, ProbeArgumentError, ProbeClientError, ProbeUnsupportedError } from './errors.js';
 export type { ProbeStartErrorCode, ProbeClientErrorCode } from './errors.js';
-export type { ProbeLogger } from './log.js';
+export type { ProbeLogger, ProbeLogFields } from './log.js';
 export type { ProbePaths } from './routes.js';
 export type { AddressInput } from './options.js';
 export type { BoundAddress } from './server-core.js';

@@ -7,7 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { CheckRegistry, type CheckFunction, type CheckInfo, type CheckOptions } from './checks.js';
 import { ProbeArgumentError, ProbeStartError } from './errors.js';
 import { acceptOf, clearHostHeaders, listenHttp, NEVER_CLOSING, respond } from './http-server.js';
-import { createLog, type Log, type ProbeLogger } from './log.js';
+import { createLog, isFieldsFirstLogger, type Log, type ProbeLogger } from './log.js';
 import { answerRoute, type AnswerSource } from './answer.js';
 import { toBoolean, toHost, toOptions, toPort, toPrefix, toState, type AddressInput } from './options.js';
 import type { MetricsEndpoint } from './metrics-endpoint.js';
@@ -43,8 +43,14 @@ export interface ProbeOptions {
   port?: number;
   /** The state before anything is set. Default `UP`. */
   state?: ServiceState;
-  /** Also send log events here (`console`, pino, …). Silent by default. */
+  /** Also send log events here (`console`, pino, …). Silent by default. See docs/logging.md. */
   logger?: ProbeLogger;
+  /**
+   * Call `logger` as `logger.info(fields, message)` (`true`, pino's and bunyan's way) or with one
+   * readable message string (`false`, for `console` and message-only loggers). Default: `true` for
+   * a pino logger (one with `child()` and `bindings()` methods), `false` for any other.
+   */
+  logFields?: boolean;
   /**
    * Request-head size limit in bytes, counted as node:http counts it: the target, the field names
    * and the field values. A head is refused with 431 once they reach it. Default 8192.
@@ -111,6 +117,7 @@ const OPTION_NAMES = [
   'port',
   'state',
   'logger',
+  'logFields',
   'maxHeaderSize',
   'headersTimeoutMs',
   'requestTimeoutMs',
@@ -204,7 +211,7 @@ export class Probe extends EventEmitter<ProbeEvents> {
       throw new ProbeArgumentError('options.grpc', `false or left out with ${why}`, given.grpc);
     }
     this.#grpcEnabled = grpc !== false && this.#serverKind === 'net' && this.#workerOptions === undefined;
-    this.#log = createLog(given.logger);
+    this.#log = createLog(given.logger, given.logFields === undefined ? isFieldsFirstLogger(given.logger) : toBoolean(given.logFields, 'options.logFields'));
     this.#checks = new CheckRegistry(this.#log, (outcome) => {
       this.#worker?.checkFinished(outcome);
       this.emit('check', outcome);
@@ -213,7 +220,7 @@ export class Probe extends EventEmitter<ProbeEvents> {
     if (this.#state === ServiceState.Ready) this.#started = true;
     if (this.#metricsEnabled) {
       this.#metrics = this.#loadMetrics();
-      this.#metrics.catch((error: unknown) => this.#log.error(`probe: loading the metrics endpoint failed: ${String(error)}`));
+      this.#metrics.catch((error: unknown) => this.#log.error({ event: 'metrics-load-failed', err: error }, `probe: loading the metrics endpoint failed: ${String(error)}`));
     }
   }
 
@@ -228,7 +235,7 @@ export class Probe extends EventEmitter<ProbeEvents> {
     const previous = this.#state;
     if (next === previous) return;
     this.#state = next;
-    this.#log.debug(`Service state change: ${previous} to ${next}.`);
+    this.#log.info({ event: 'state-change', state: next, previous }, `Service state change: ${previous} to ${next}.`);
     if (next === ServiceState.Ready) this.markStarted();
     this.#worker?.stateChanged();
     this.emit('change', next, previous);
@@ -288,7 +295,8 @@ export class Probe extends EventEmitter<ProbeEvents> {
       if (state !== undefined) this.setState(state);
       const { address, port: boundPort } = server.bound;
       const shown = address.includes(':') ? `[${address}]` : address;
-      this.#log.info(`Service readiness probe listening on http://${shown}:${boundPort}/ with initial state ${this.#state}`);
+      const url = `http://${shown}:${boundPort}/`;
+      this.#log.info({ event: 'listening', address, port: boundPort, url, state: this.#state }, `Service readiness probe listening on ${url} with initial state ${this.#state}`);
       return server.bound;
     })();
     this.#starting = starting;
@@ -316,8 +324,8 @@ export class Probe extends EventEmitter<ProbeEvents> {
     this.#stopping = Promise.all([server.stop(SHUTDOWN_GRACE_PERIOD_MS), grpcStopped]).then(([inTime]) => {
       if (this.#server === server) this.#server = undefined;
       if (this.#worker === server) this.#worker = undefined;
-      if (!inTime) this.#log.error(`Service probe did not stop within ${SHUTDOWN_GRACE_PERIOD_MS} ms; open connections were closed`);
-      else this.#log.debug('Service probe stopped');
+      if (!inTime) this.#log.error({ event: 'stop-forced', graceMs: SHUTDOWN_GRACE_PERIOD_MS }, `Service probe did not stop within ${SHUTDOWN_GRACE_PERIOD_MS} ms; open connections were closed`);
+      else this.#log.info({ event: 'stopped' }, 'Service probe stopped');
     });
     return this.#stopping;
   }
@@ -543,7 +551,7 @@ export class Probe extends EventEmitter<ProbeEvents> {
       try {
         listener();
       } catch (error) {
-        this.#log.error(`probe: a verdict listener failed: ${String(error)}`);
+        this.#log.error({ event: 'verdict-listener-failed', err: error }, `probe: a verdict listener failed: ${String(error)}`);
       }
     }
   }
@@ -560,7 +568,7 @@ export class Probe extends EventEmitter<ProbeEvents> {
     this.#grpc.then(
       (transport) => transport.accept(socket),
       (error: unknown) => {
-        this.#log.error(`probe: cannot load the gRPC transport: ${String(error)}`);
+        this.#log.error({ event: 'grpc-load-failed', err: error }, `probe: cannot load the gRPC transport: ${String(error)}`);
         socket.destroy();
       },
     );
@@ -588,7 +596,7 @@ export class Probe extends EventEmitter<ProbeEvents> {
       },
       evaluate: (selection, latest) => this.#checks.evaluate(selection, latest),
       checks: () => this.#checks.list(),
-      evaluationFailed: (error) => this.#log.error(`probe: evaluating checks failed: ${String(error)}`),
+      evaluationFailed: (error) => this.#log.error({ event: 'evaluation-failed', err: error }, `probe: evaluating checks failed: ${String(error)}`),
     };
   }
 }

@@ -139,7 +139,12 @@ export const listenRaw: Listen = (answerer: Answerer, host: string | undefined, 
           // unwritten, and the node:http path closes a connection past MAX_QUEUED_ANSWERS.
           this.done = true;
           this.pending = undefined;
-          log.debug(`probe server: more than ${MAX_QUEUED_ANSWERS} pipelined answers unread; closing the connection`);
+          if (log.enabled('debug')) {
+            log.debug(
+              { event: 'pipeline-limit', limit: MAX_QUEUED_ANSWERS, remoteAddress: this.socket.remoteAddress },
+              `probe server: more than ${MAX_QUEUED_ANSWERS} pipelined answers unread; closing the connection`,
+            );
+          }
           this.socket.destroy();
           return;
         }
@@ -226,7 +231,9 @@ export const listenRaw: Listen = (answerer: Answerer, host: string | undefined, 
     }
 
     refuse(response: RenderedResponse): void {
-      log.debug(`probe server: refused a request (${response.status})`);
+      if (log.enabled('debug')) {
+        log.debug({ event: 'request-refused', status: response.status, remoteAddress: this.socket.remoteAddress }, `probe server: refused a request (${response.status})`);
+      }
       this.pending = undefined;
       this.finish(refusalBytes(response));
     }
@@ -248,7 +255,10 @@ export const listenRaw: Listen = (answerer: Answerer, host: string | undefined, 
     const connection = new Connection(socket);
     socket.on('data', (chunk: Buffer) => connection.onData(chunk));
     socket.on('error', (error: NodeJS.ErrnoException) => {
-      log.debug(`probe server: client error ${error.code ?? error.message}`);
+      if (log.enabled('debug')) {
+        const reason = error.code ?? error.message;
+        log.debug({ event: 'client-error', reason, remoteAddress: socket.remoteAddress }, `probe server: client error ${reason}`);
+      }
       socket.destroy();
     });
     open.add(socket, connection);

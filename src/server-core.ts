@@ -222,7 +222,10 @@ export function connectionCap(maxConnections: number, log: Log): (openCount: num
     closedByCap++;
     const now = performance.now();
     if (now - lastWarning >= 1000) {
-      log.warn(`probe server: more than ${maxConnections} connections; closed the oldest (${closedByCap} since the last warning)`);
+      log.warn(
+        { event: 'connection-cap', maxConnections, closed: closedByCap },
+        `probe server: more than ${maxConnections} connections; closed the oldest (${closedByCap} since the last warning)`,
+      );
       lastWarning = now;
       closedByCap = 0;
     }
@@ -282,7 +285,7 @@ export function bind(server: NetServer, host: string | undefined, port: number, 
     server.once('error', onListenError);
     server.listen({ host, port, exclusive: true }, () => {
       server.off('error', onListenError);
-      server.on('error', (error) => log.error(`probe server error: ${error.message}`));
+      server.on('error', (error) => log.error({ event: 'server-error', reason: error.message, err: error }, `probe server error: ${error.message}`));
       const info = server.address();
       resolve(info !== null && typeof info === 'object' ? { address: info.address, port: info.port } : { address: String(host), port });
     });
@@ -300,7 +303,10 @@ export function stopWithin(server: NetServer, open: OpenConnections<unknown>, cl
     let forced = false;
     const graceTimer = setTimeout(() => {
       forced = true;
-      log.error(`probe server: ${open.size} connection(s) still open after the ${graceMs} ms grace period; closing them`);
+      log.error(
+        { event: 'connections-forced-closed', connections: open.size, graceMs },
+        `probe server: ${open.size} connection(s) still open after the ${graceMs} ms grace period; closing them`,
+      );
       for (const socket of open.sockets()) socket.destroy();
     }, graceMs);
     const idleSweep = setInterval(closeIdle, 25);

@@ -121,7 +121,10 @@ export type ShutdownHook = () => unknown;
 
 /** Options of {@link Probe.onShutdown}. */
 export interface ShutdownHookOptions {
-  /** Shown in the log lines about this hook. Default: the function's name, or `hook #n`. */
+  /**
+   * Shown in the log lines about this hook and in `failedHooks`. Default: the function's name, or,
+   * for an anonymous function, `hook #n: ` and the start of its source (`hook #1: () => pool.end()`).
+   */
   name?: string;
   /** This hook's own budget in ms. Default: the sequence's `hookTimeoutMs`. */
   timeoutMs?: number;
@@ -197,7 +200,7 @@ export class Shutdown {
     }
     const timeoutMs = given.timeoutMs === undefined ? undefined : toDuration(given.timeoutMs, 'options.timeoutMs');
     this.#hookCount++;
-    const entry: Hook = { run: hook, name: given.name ?? (hook.name !== '' ? hook.name : `hook #${this.#hookCount}`), timeoutMs };
+    const entry: Hook = { run: hook, name: given.name ?? hookName(hook, this.#hookCount), timeoutMs };
     this.#hooks.push(entry);
     return () => {
       const at = this.#hooks.indexOf(entry);
@@ -230,7 +233,10 @@ export class Shutdown {
     this.#holds.set(id, name ?? `hold #${id}`);
     return () => {
       if (!this.#holds.delete(id)) return;
-      if (this.#running !== undefined) this.#host.log.debug(`shutdown: hold '${name ?? `hold #${id}`}' released; ${this.#holds.size} still open`);
+      if (this.#running !== undefined) {
+        const hold = name ?? `hold #${id}`;
+        this.#host.log.debug({ event: 'shutdown-hold-released', hold, openHolds: this.#holds.size }, `shutdown: hold '${hold}' released; ${this.#holds.size} still open`);
+      }
       if (this.#holds.size === 0) this.#onHoldsReleased?.();
     };
   }
@@ -245,11 +251,11 @@ export class Shutdown {
     this.#signalOptions = options;
     const onSignal = (signal: NodeJS.Signals) => {
       if (this.#running === undefined) {
-        this.#host.log.info(`shutdown: received ${signal}`);
+        this.#host.log.info({ event: 'shutdown-signal', signal }, `shutdown: received ${signal}`);
         void this.run(options, signal);
         return;
       }
-      this.#host.log.warn(`shutdown: received ${signal} again during shutdown; forcing the end`);
+      this.#host.log.warn({ event: 'shutdown-second-signal', signal }, `shutdown: received ${signal} again during shutdown; forcing the end`);
       this.#force?.(`second signal ${signal}`);
     };
     for (const signal of options.signals) process.on(signal, onSignal);
@@ -261,7 +267,10 @@ export class Shutdown {
       }
     };
     this.#uninstallSignals = uninstall;
-    this.#host.log.debug(`shutdown: handling ${options.signals.join(', ')} (drainDelayMs ${options.drainDelayMs}, timeoutMs ${options.timeoutMs})`);
+    this.#host.log.debug(
+      { event: 'shutdown-signals-handled', signals: options.signals, drainDelayMs: options.drainDelayMs, timeoutMs: options.timeoutMs },
+      `shutdown: handling ${options.signals.join(', ')} (drainDelayMs ${options.drainDelayMs}, timeoutMs ${options.timeoutMs})`,
+    );
     return uninstall;
   }
 
@@ -290,7 +299,8 @@ export class Shutdown {
   async #sequence(options: ResolvedShutdownOptions, reason: string): Promise<ShutdownResult> {
     const log = this.#host.log;
     const began = Date.now();
-    const elapsed = () => `+${Date.now() - began} ms`;
+    const elapsedMs = () => Date.now() - began;
+    const elapsed = () => `+${elapsedMs()} ms`;
 
     // `cut` settles when timeoutMs runs out or a second signal arrives; every wait races it.
     let cutReason: string | undefined;
@@ -300,7 +310,7 @@ export class Shutdown {
         if (cutReason !== undefined) return;
         cutReason = why;
         if (options.exit) {
-          log.error(`shutdown: ${why}; exiting with code 1 now`);
+          log.error({ event: 'shutdown-forced-exit', reason: why, exitCode: 1, elapsedMs: elapsedMs() }, `shutdown: ${why}; exiting with code 1 now`);
           process.exit(1);
         }
         resolve();
@@ -310,66 +320,75 @@ export class Shutdown {
     let openHolds: string[] = [];
 
     log.info(
+      { event: 'shutdown-begun', reason, state: ServiceState.Draining, readyStatus: options.readyWhileDraining ? 200 : 503 },
       `shutdown: begun (${reason}); state DRAINING, /ready answers ${options.readyWhileDraining ? '200 (readyWhileDraining)' : '503'} from now on`,
     );
     this.#host.setReadyWhileDraining(options.readyWhileDraining);
     this.#host.setState(ServiceState.Draining);
     const servers = [...this.#servers.values()];
     for (const tracked of servers) tracked.askClientsToClose();
-    if (servers.length > 0) log.info(`shutdown: responses of ${servers.length} tracked server(s) carry Connection: close from now on`);
+    if (servers.length > 0) {
+      log.info({ event: 'shutdown-connection-close', servers: servers.length }, `shutdown: responses of ${servers.length} tracked server(s) carry Connection: close from now on`);
+    }
 
     if (options.drainDelayMs > 0) {
-      log.info(`shutdown: waiting drainDelayMs (${options.drainDelayMs} ms) so that routing to this instance stops`);
+      log.info({ event: 'shutdown-drain-delay', drainDelayMs: options.drainDelayMs }, `shutdown: waiting drainDelayMs (${options.drainDelayMs} ms) so that routing to this instance stops`);
       await raceSleep(options.drainDelayMs, cut);
     }
 
     if (cutReason === undefined) {
       cutTimer = setTimeout(() => this.#force?.(`timeoutMs (${options.timeoutMs} ms) ran out`), options.timeoutMs);
-      log.info(`shutdown: ${elapsed()} drain delay over; timeoutMs (${options.timeoutMs} ms) starts now`);
+      log.info({ event: 'shutdown-drain-delay-over', elapsedMs: elapsedMs(), timeoutMs: options.timeoutMs }, `shutdown: ${elapsed()} drain delay over; timeoutMs (${options.timeoutMs} ms) starts now`);
     }
 
     // Tracked servers: stop accepting, let in-flight requests finish, close idle keep-alive
     // connections, and ask clients to close after each response sent meanwhile.
     if (cutReason === undefined && servers.length > 0) {
-      log.info(`shutdown: ${elapsed()} closing ${servers.length} tracked server(s); in-flight requests finish, idle connections close`);
+      log.info(
+        { event: 'shutdown-closing-servers', elapsedMs: elapsedMs(), servers: servers.length },
+        `shutdown: ${elapsed()} closing ${servers.length} tracked server(s); in-flight requests finish, idle connections close`,
+      );
       const closed = await Promise.race([Promise.all(servers.map((tracked) => tracked.close())).then(() => true), cut.then(() => false)]);
-      if (closed) log.info(`shutdown: ${elapsed()} tracked servers closed`);
+      if (closed) log.info({ event: 'shutdown-servers-closed', elapsedMs: elapsedMs() }, `shutdown: ${elapsed()} tracked servers closed`);
     }
 
     if (cutReason === undefined && this.#holds.size > 0) {
-      log.info(`shutdown: ${elapsed()} waiting for ${this.#holds.size} hold(s): ${[...this.#holds.values()].join(', ')}`);
+      const holds = [...this.#holds.values()];
+      log.info({ event: 'shutdown-waiting-for-holds', elapsedMs: elapsedMs(), holds }, `shutdown: ${elapsed()} waiting for ${holds.length} hold(s): ${holds.join(', ')}`);
       const released = new Promise<void>((resolve) => {
         this.#onHoldsReleased = resolve;
       });
       await Promise.race([released, cut]);
       this.#onHoldsReleased = undefined;
-      if (this.#holds.size === 0) log.info(`shutdown: ${elapsed()} every hold released`);
+      if (this.#holds.size === 0) log.info({ event: 'shutdown-holds-released', elapsedMs: elapsedMs() }, `shutdown: ${elapsed()} every hold released`);
     }
 
     const hooks = [...this.#hooks].reverse();
     if (cutReason === undefined && hooks.length > 0) {
-      log.info(`shutdown: ${elapsed()} running ${hooks.length} hook(s), newest first`);
+      log.info({ event: 'shutdown-running-hooks', elapsedMs: elapsedMs(), hooks: hooks.map((hook) => hook.name) }, `shutdown: ${elapsed()} running ${hooks.length} hook(s), newest first`);
       for (const hook of hooks) {
         if (cutReason !== undefined) break;
+        const hookBegan = Date.now();
         const failure = await runHook(hook, hook.timeoutMs ?? options.hookTimeoutMs, cut);
         if (cutReason !== undefined && failure === 'cut') break;
-        if (failure === undefined) log.info(`shutdown: ${elapsed()} hook '${hook.name}' done`);
+        const fields = { elapsedMs: elapsedMs(), hook: hook.name, durationMs: Date.now() - hookBegan };
+        if (failure === undefined) log.info({ event: 'shutdown-hook-done', ...fields }, `shutdown: ${elapsed()} hook '${hook.name}' done`);
         else {
           failedHooks.push(hook.name);
-          log.error(`shutdown: ${elapsed()} hook '${hook.name}' failed: ${failure}; running the rest`);
+          log.error({ event: 'shutdown-hook-failed', ...fields, reason: failure }, `shutdown: ${elapsed()} hook '${hook.name}' failed: ${failure}; running the rest`);
         }
       }
     }
 
     if (cutReason !== undefined) {
-      log.error(`shutdown: ${elapsed()} ${cutReason}; cutting the sequence short`);
+      log.error({ event: 'shutdown-cut-short', elapsedMs: elapsedMs(), reason: cutReason }, `shutdown: ${elapsed()} ${cutReason}; cutting the sequence short`);
       for (const tracked of servers) tracked.server.closeAllConnections();
       openHolds = [...this.#holds.values()];
-      if (openHolds.length > 0) log.error(`shutdown: holds still open: ${openHolds.join(', ')}`);
+      if (openHolds.length > 0) log.error({ event: 'shutdown-holds-open', holds: openHolds }, `shutdown: holds still open: ${openHolds.join(', ')}`);
     }
     clearTimeout(cutTimer);
 
-    log.info(`shutdown: ${elapsed()} stopping the probe server`);
+    log.info({ event: 'shutdown-stopping-probe', elapsedMs: elapsedMs() }, `shutdown: ${elapsed()} stopping the probe server`);
     await this.#host.stopProbe();
 
     const timedOut = cutReason !== undefined;
@@ -377,13 +396,28 @@ export class Shutdown {
     this.#force = undefined;
     this.#uninstallSignals?.();
     if (options.exit) {
-      log.info(`shutdown: ${elapsed()} done; exiting with code ${exitCode}`);
+      log.info({ event: 'shutdown-done', elapsedMs: elapsedMs(), exitCode, exit: true }, `shutdown: ${elapsed()} done; exiting with code ${exitCode}`);
       process.exit(exitCode);
     }
-    log.info(`shutdown: ${elapsed()} done (exit code ${exitCode}, left to the application)`);
+    log.info({ event: 'shutdown-done', elapsedMs: elapsedMs(), exitCode, exit: false }, `shutdown: ${elapsed()} done (exit code ${exitCode}, left to the application)`);
     return Object.freeze({ exitCode, timedOut, failedHooks: Object.freeze(failedHooks), openHolds: Object.freeze(openHolds) });
   }
 }
+
+// An anonymous hook (an inline arrow) is named by its number and the start of its source, so that
+// a log line says which one hung.
+function hookName(hook: ShutdownHook, number: number): string {
+  if (hook.name !== '') return hook.name;
+  let source: string;
+  try {
+    source = Function.prototype.toString.call(hook).replace(/\s+/g, ' ').trim();
+  } catch {
+    return `hook #${number}`;
+  }
+  return `hook #${number}: ${source.length > MAX_HOOK_SOURCE ? `${source.slice(0, MAX_HOOK_SOURCE - 1)}…` : source}`;
+}
+
+const MAX_HOOK_SOURCE = 40;
 
 function raceSleep(ms: number, cut: Promise<void>): Promise<void> {
   let timer: NodeJS.Timeout | undefined;

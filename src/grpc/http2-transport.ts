@@ -141,14 +141,14 @@ class Watch {
       }
     } catch (error) {
       this.#busy = false;
-      this.log.error(`grpc: evaluating service '${this.service}' failed: ${String(error)}`);
+      this.log.error({ event: 'grpc-evaluation-failed', service: this.service, err: error }, `grpc: evaluating service '${this.service}' failed: ${String(error)}`);
       return;
     }
     if (status instanceof Promise) {
       status.then(
         (settled) => this.#settle(settled),
         (error: unknown) => {
-          this.log.error(`grpc: evaluating service '${this.service}' failed: ${String(error)}`);
+          this.log.error({ event: 'grpc-evaluation-failed', service: this.service, err: error }, `grpc: evaluating service '${this.service}' failed: ${String(error)}`);
           this.#settle(undefined);
         },
       );
@@ -232,7 +232,7 @@ export class GrpcTransport {
         }
       },
       (error: unknown) => {
-        this.#log.error(`grpc: cannot load node:http2: ${String(error)}`);
+        this.#log.error({ event: 'grpc-http2-load-failed', err: error }, `grpc: cannot load node:http2: ${String(error)}`);
         socket.destroy();
       },
     );
@@ -279,13 +279,13 @@ export class GrpcTransport {
     });
     server.on('session', (session: ServerHttp2Session) => this.#onSession(session));
     server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => this.#onStream(stream, headers));
-    server.on('sessionError', (error: Error) => this.#log.debug(`grpc: session error ${(error as NodeJS.ErrnoException).code ?? error.message}`));
+    server.on('sessionError', (error: NodeJS.ErrnoException) => this.#logSessionError(error));
     return server;
   }
 
   #onSession(session: ServerHttp2Session): void {
     this.#sessions.set(session, { streams: 0, idleSince: Date.now(), closing: false });
-    session.on('error', (error: NodeJS.ErrnoException) => this.#log.debug(`grpc: session error ${error.code ?? error.message}`));
+    session.on('error', (error: NodeJS.ErrnoException) => this.#logSessionError(error));
     const socket = this.#handedOver;
     // When a session ends, node:http2 ends its side of the socket (after the GOAWAY) and then
     // waits for the client to close its own. A client that never does would hold the socket (and
@@ -310,13 +310,21 @@ export class GrpcTransport {
       }
       for (const call of this.#calls) {
         if (now > call.requestDeadline) {
-          this.#log.debug('grpc: a call did not send its request in time; resetting it');
+          if (this.#log.enabled('debug')) {
+            this.#log.debug({ event: 'grpc-call-timeout', requestTimeoutMs: this.#limits.requestTimeoutMs }, 'grpc: a call did not send its request in time; resetting it');
+          }
           call.done = true;
           call.stream.close(0x8 /* CANCEL */);
         }
       }
     }, everyMs);
     this.#sweep.unref();
+  }
+
+  #logSessionError(error: NodeJS.ErrnoException): void {
+    if (!this.#log.enabled('debug')) return;
+    const reason = error.code ?? error.message;
+    this.#log.debug({ event: 'grpc-session-error', reason }, `grpc: session error ${reason}`);
   }
 
   #stopSweep(): void {
@@ -336,7 +344,11 @@ export class GrpcTransport {
   }
 
   #onStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
-    stream.on('error', (error: NodeJS.ErrnoException) => this.#log.debug(`grpc: stream error ${error.code ?? error.message}`));
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (!this.#log.enabled('debug')) return;
+      const reason = error.code ?? error.message;
+      this.#log.debug({ event: 'grpc-stream-error', reason }, `grpc: stream error ${reason}`);
+    });
     const info = this.#sessions.get(stream.session as ServerHttp2Session);
     if (info !== undefined) {
       info.streams++;
@@ -396,7 +408,7 @@ export class GrpcTransport {
       } catch (error) {
         if (error instanceof MalformedMessage) call.finish(GrpcStatus.INTERNAL, `malformed request message: ${error.message}`);
         else {
-          this.#log.error(`grpc: ${method} failed: ${String(error)}`);
+          this.#log.error({ event: 'grpc-call-failed', method, err: error }, `grpc: ${method} failed: ${String(error)}`);
           call.finish(GrpcStatus.INTERNAL, 'internal error');
         }
       }
@@ -464,7 +476,7 @@ function settle<T>(value: T | Promise<T>, then: (settled: T) => void, call: Call
       if (!call.done) then(settled);
     },
     (error: unknown) => {
-      log.error(`grpc: evaluating failed: ${String(error)}`);
+      log.error({ event: 'grpc-evaluation-failed', err: error }, `grpc: evaluating failed: ${String(error)}`);
       call.finish(GrpcStatus.INTERNAL, 'internal error');
     },
   );

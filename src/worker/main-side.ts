@@ -97,10 +97,10 @@ export async function listenInWorker(side: ProbeSide, host: string | undefined, 
     try {
       result = side.evaluate(selection);
     } catch (error) {
-      log.error(`probe: evaluating checks failed: ${String(error)}`);
+      log.error({ event: 'evaluation-failed', err: error }, `probe: evaluating checks failed: ${String(error)}`);
       return;
     }
-    if (result instanceof Promise) result.then(reply, (error: unknown) => log.error(`probe: evaluating checks failed: ${String(error)}`));
+    if (result instanceof Promise) result.then(reply, (error: unknown) => log.error({ event: 'evaluation-failed', err: error }, `probe: evaluating checks failed: ${String(error)}`));
     else reply(result);
   }
 
@@ -119,7 +119,7 @@ export async function listenInWorker(side: ProbeSide, host: string | undefined, 
       worker.on('message', (message: FromWorker) => {
         switch (message.type) {
           case 'log':
-            log[message.level](message.message);
+            log[message.level](message.fields, message.message);
             break;
           case 'evaluate':
             answerEvaluate(running, message.id, message.selection);
@@ -140,7 +140,7 @@ export async function listenInWorker(side: ProbeSide, host: string | undefined, 
         }
       });
       worker.on('error', (error) => {
-        log.error(`probe worker failed: ${error.stack ?? String(error)}`);
+        log.error({ event: 'worker-failed', err: error }, `probe worker failed: ${error.stack ?? String(error)}`);
         failure ??= new ProbeStartError('SOCKET_UNAVAILABLE', `The probe's worker thread failed before listening: ${error.message}`, { cause: error });
       });
       worker.once('exit', (code) => {
@@ -160,7 +160,10 @@ export async function listenInWorker(side: ProbeSide, host: string | undefined, 
     const lived = performance.now() - current!.startedAt;
     current = undefined;
     restartDelayMs = lived > STABLE_AFTER_MS ? 0 : Math.min(MAX_RESTART_DELAY_MS, Math.max(FIRST_RESTART_DELAY_MS, restartDelayMs * 2));
-    log.error(`probe worker exited unexpectedly (code ${code}); restarting it on port ${bound.port}${restartDelayMs > 0 ? ` in ${restartDelayMs} ms` : ''}`);
+    log.error(
+      { event: 'worker-exited', exitCode: code, port: bound.port, restartDelayMs },
+      `probe worker exited unexpectedly (code ${code}); restarting it on port ${bound.port}${restartDelayMs > 0 ? ` in ${restartDelayMs} ms` : ''}`,
+    );
     restartTimer = setTimeout(restart, restartDelayMs);
   }
 
@@ -176,12 +179,12 @@ export async function listenInWorker(side: ProbeSide, host: string | undefined, 
         current = running;
         // Checks added or removed, and outcomes, while it started went nowhere: send the list again.
         server.checksChanged();
-        log.info(`probe worker restarted on port ${bound.port}`);
+        log.info({ event: 'worker-restarted', port: bound.port }, `probe worker restarted on port ${bound.port}`);
       },
       (error: Error) => {
         if (stopping) return;
         restartDelayMs = Math.min(MAX_RESTART_DELAY_MS, Math.max(FIRST_RESTART_DELAY_MS, restartDelayMs * 2));
-        log.error(`probe worker could not restart: ${error.message}; trying again in ${restartDelayMs} ms`);
+        log.error({ event: 'worker-restart-failed', reason: error.message, restartDelayMs }, `probe worker could not restart: ${error.message}; trying again in ${restartDelayMs} ms`);
         restartTimer = setTimeout(restart, restartDelayMs);
       },
     );

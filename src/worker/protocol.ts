@@ -1,6 +1,7 @@
 // The messages between the main thread and the probe's worker thread. Types only.
 
 import type { CheckInfo, Selection } from '../checks.js';
+import type { ProbeLogFields } from '../log.js';
 import type { PathTable } from '../routes.js';
 import type { BoundAddress, ServerLimits } from '../server-core.js';
 import type { CheckOutcome } from '../verdict.js';
@@ -28,7 +29,7 @@ export type Update = { readonly kind: 'checks'; readonly checks: readonly CheckI
 export type FromWorker =
   | { readonly type: 'listening'; readonly bound: BoundAddress }
   | { readonly type: 'failed'; readonly code: string; readonly message: string; readonly cause: { readonly code?: string; readonly message: string } | undefined }
-  | { readonly type: 'log'; readonly level: 'debug' | 'info' | 'warn' | 'error'; readonly message: string }
+  | { readonly type: 'log'; readonly level: 'debug' | 'info' | 'warn' | 'error'; readonly fields: ProbeLogFields; readonly message: string }
   | { readonly type: 'evaluate'; readonly id: number; readonly selection: Selection }
   | { readonly type: 'stopped'; readonly inTime: boolean };
 

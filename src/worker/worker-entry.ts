@@ -5,7 +5,7 @@
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { answerRoute, type AnswerSource } from '../answer.js';
 import { selectChecks, type CheckInfo, type Selection } from '../checks.js';
-import type { Log } from '../log.js';
+import type { Log, ProbeLogFields } from '../log.js';
 import { listenRaw } from '../raw-server.js';
 import { route } from '../routes.js';
 import { evaluates, type CheckOutcome } from '../verdict.js';
@@ -18,9 +18,17 @@ const toMain = parentPort!;
 const shared = new SharedState(data.shared);
 const post = (message: FromWorker) => toMain.postMessage(message);
 
-// Log lines go to the main thread's log (its logger and NODE_DEBUG), which writes them once it runs.
-const at = (level: 'debug' | 'info' | 'warn' | 'error') => (message: string) => post({ type: 'log', level, message });
-const log: Log = { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
+// Log events go to the main thread's log (its logger and NODE_DEBUG), which writes them once it
+// runs and decides there which levels are on. Fields cross as a structured clone: plain values only.
+const at = (level: 'debug' | 'info' | 'warn' | 'error') => (fields: ProbeLogFields, message: string) => {
+  try {
+    post({ type: 'log', level, fields, message });
+  } catch {
+    // A field that cannot be cloned (an error carrying a function) must not throw into the server.
+    post({ type: 'log', level, fields: { event: fields.event }, message });
+  }
+};
+const log: Log = { enabled: () => true, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
 
 // The mirror of the main thread's check registry, in registration order.
 let checks = new Map<string, CheckInfo>();
@@ -110,7 +118,7 @@ const source: AnswerSource = {
     if (selected.every((check) => check.background)) return withStall(selected.map(lastOf));
     return askMain(selection, selected).then(withStall);
   },
-  evaluationFailed: (error) => log.error(`probe: evaluating checks failed: ${String(error)}`),
+  evaluationFailed: (error) => log.error({ event: 'evaluation-failed', reason: String(error) }, `probe: evaluating checks failed: ${String(error)}`),
 };
 
 toMain.on('message', (message: ToWorker) => {
