@@ -15,8 +15,10 @@ const SERVING = Buffer.from([0, 0, 0, 0, 2, 0x08, 0x01]);
 const NOT_SERVING = Buffer.from([0, 0, 0, 0, 2, 0x08, 0x02]);
 
 async function started(t, options = {}) {
-  // gRPC needs the default server, whatever SERVICE_PROBE_SERVER says.
-  const probe = createProbe({ host: '127.0.0.1', port: 0, state: 'READY', server: 'net', ...options });
+  // gRPC needs the default server, whatever SERVICE_PROBE_SERVER says; under SERVICE_PROBE_WORKER=1
+  // (test/worker-mode-suites.test.js) `server` is left out so that the probe runs in worker mode.
+  const server = process.env.SERVICE_PROBE_WORKER === '1' ? {} : { server: 'net' };
+  const probe = createProbe({ host: '127.0.0.1', port: 0, state: 'READY', ...server, ...options });
   const { port } = await probe.start();
   t.after(() => probe.stop());
   return { probe, port };
