@@ -88,9 +88,9 @@ export interface ProbeOptions {
   paths?: ProbePaths;
   /**
    * Worker mode: run the standalone server (the node:net reader, with gRPC health and `/metrics`
-   * when they are on) in a worker thread, so probes are answered while the main thread is blocked, and a blocked main thread becomes a verdict:
-   * `/ready` answers 503 past `readinessStallMs` without a beat from it, `/health` past
-   * `livenessStallMs`. `true` for the defaults (1000 ms and 10 000 ms). See docs/worker.md.
+   * when they are on) in a worker thread, so probes are answered while the main thread is blocked,
+   * and a blocked main thread becomes a verdict: `/ready` answers 503 past `readinessStallMs`
+   * without a beat from it, `/health` past `livenessStallMs`. `true` for the defaults (1000 ms and 10 000 ms). See docs/worker.md.
    * Without this option (and without `server`), `SERVICE_PROBE_WORKER=1` turns it on.
    */
   worker?: boolean | WorkerOptions;
@@ -98,7 +98,7 @@ export interface ProbeOptions {
    * Answer gRPC health checks (grpc.health.v1 `Check`, `Watch`, `List`) on the same port: a
    * connection that starts with the HTTP/2 preface is served on node:http2, loaded only when the
    * first one arrives. Default `true`; `false` refuses the preface as any other bad request. Needs
-   * the default server (`server: 'net'`); see docs/grpc.md.
+   * the default server (`server: 'net'`), which worker mode runs too; see docs/grpc.md.
    */
   grpc?: boolean;
 }

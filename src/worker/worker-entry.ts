@@ -220,7 +220,11 @@ const health: HealthSource = {
     const answered = answerRoute(route('GET', target, undefined), source, latest);
     return answered instanceof Promise ? answered.then((settled) => settled.status) : answered.status;
   },
-  checkNames: () => [...checks.keys()],
+  checkNames() {
+    // List: a check added on the main thread is a service from the next call on, as inline.
+    if (!applying) takeUpdates();
+    return [...checks.keys()];
+  },
   subscribe(listener) {
     verdictListeners.add(listener);
     watchStall(true);
