@@ -110,7 +110,9 @@ function takeUpdates(): void {
 }
 
 // On-demand checks run on the main thread: asked by message, answered by its registry. A main
-// thread that cannot answer in time has them fail at their timeout.
+// thread that cannot answer in time has them fail at their timeout. The fallback waits one beat
+// period longer than the check's timeout: a main thread that runs times the check out itself (and
+// aborts its signal) a moment after this thread asked, and its answer must win that race.
 let nextId = 0;
 const asked = new Map<number, (outcomes: readonly CheckOutcome[] | undefined) => void>();
 
@@ -122,7 +124,7 @@ function askMain(selection: Selection, selected: readonly CheckInfo[], latest: b
     const timer = setTimeout(() => {
       asked.delete(id);
       resolve(selected.map((check) => (check.background ? lastOf(check) : failure(check, `timed out after ${check.timeoutMs} ms`, check.timeoutMs))));
-    }, timeoutMs);
+    }, timeoutMs + data.stall.beatMs);
     asked.set(id, (outcomes) => {
       clearTimeout(timer);
       asked.delete(id);
