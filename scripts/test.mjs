@@ -22,6 +22,7 @@ const SAME_ON_EITHER_SERVER = new Set([
   'test/differential.test.js',
   'test/worker.test.js',
   'test/worker-mode-suites.test.js',
+  'test/worker-grpc-metrics.test.js',
   'test/stall.test.js',
   'test/typescript.test.js',
   'test/client-checks.test.js',

@@ -18,7 +18,15 @@ export interface MetricsSource {
   stateVerdict(endpoint: Endpoint): Verdict;
   /** Every registered check with its latest outcome (`CheckRegistry.list`). */
   checks(): readonly CheckInfo[];
+  /**
+   * Worker mode: the main thread's observed stall, and the stall verdict while a threshold is
+   * passed (it counts in `up` and `ready` as in `/health` and `/ready`). Inline probes have none.
+   */
+  stall?(): { readonly ms: number; readonly outcome: CheckOutcome | undefined };
 }
+
+/** The counters of every check, as carried from the main thread to the worker thread (worker mode). */
+export type CheckCounts = readonly (readonly [name: string, counts: Counts])[];
 
 interface Counts {
   passes: number;
@@ -55,11 +63,24 @@ export class MetricsEndpoint {
     counts.durationSeconds = Math.round(outcome.durationMs * 1000) / 1e6;
   }
 
+  /** Every check's counters, to carry to another endpoint ({@link MetricsEndpoint.replaceCounts}). */
+  counts(): CheckCounts {
+    return [...this.#counts].map(([name, counts]) => [name, { ...counts }] as const);
+  }
+
+  /** Replaces every counter (worker mode: the worker takes over the main thread's counts). */
+  replaceCounts(counts: CheckCounts): void {
+    this.#counts.clear();
+    for (const [name, each] of counts) this.#counts.set(name, { ...each });
+  }
+
   /** The state, the verdicts and every check's figures, now. Runs nothing. */
   snapshot(): MetricsSnapshot {
     const registered = this.#source.checks();
     const outcomes: CheckOutcome[] = [];
     for (const check of registered) if (check.last !== undefined) outcomes.push(check.last);
+    const stall = this.#source.stall?.();
+    if (stall?.outcome !== undefined) outcomes.push(stall.outcome);
     const checks: CheckMetrics[] = [];
     for (const check of registered) {
       const counts = this.#counts.get(check.name);
@@ -85,6 +106,7 @@ export class MetricsEndpoint {
       ready: this.#passes('ready', outcomes),
       started: this.#source.stateVerdict('started').status === 200,
       checks,
+      eventLoopStallSeconds: stall === undefined ? undefined : stall.ms / 1000,
     };
   }
 

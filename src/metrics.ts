@@ -27,6 +27,11 @@ export interface MetricsSnapshot {
   readonly started: boolean;
   /** Every registered check, in registration order. */
   readonly checks: readonly CheckMetrics[];
+  /**
+   * Worker mode only: how long the main thread has not run past its beat, in seconds (the
+   * `event-loop-stall` verdict's observed value). `undefined` inline: the family is left out.
+   */
+  readonly eventLoopStallSeconds?: number | undefined;
 }
 
 /** One check's figures in a {@link MetricsSnapshot}. */
@@ -70,6 +75,18 @@ export const METRIC_FAMILIES = Object.freeze({
   lastSuccess: family('service_probe_check_last_success_timestamp_seconds', 'gauge', ['check'], 'When each check last passed, in seconds since the Unix epoch. No sample before a first pass.', 'seconds'),
 });
 
+/**
+ * Worker mode only (after `service_probe_state`): the family inline probes leave out, as only a
+ * probe in worker mode sees its main thread stall from another thread.
+ */
+export const EVENT_LOOP_STALL_FAMILY = family(
+  'service_probe_event_loop_stall_seconds',
+  'gauge',
+  [],
+  "Worker mode only: how long the service's main thread has not run past its beat, in seconds (0 while it runs). Past readinessStallMs /ready fails, past livenessStallMs /health too.",
+  'seconds',
+);
+
 function family(name: string, type: MetricFamily['type'], labels: readonly string[], help: string, unit?: string): MetricFamily {
   return Object.freeze({ name, type, unit, labels: Object.freeze([...labels]), help });
 }
@@ -97,6 +114,10 @@ export function renderMetrics(snapshot: MetricsSnapshot, format: MetricsFormat):
   sample(families.started.name, '', snapshot.started ? 1 : 0);
   header(families.state);
   for (const state of SERVICE_STATES) sample(families.state.name, `{state="${escapeLabelValue(state)}"}`, state === snapshot.state ? 1 : 0);
+  if (snapshot.eventLoopStallSeconds !== undefined) {
+    header(EVENT_LOOP_STALL_FAMILY);
+    sample(EVENT_LOOP_STALL_FAMILY.name, '', snapshot.eventLoopStallSeconds);
+  }
 
   header(families.status);
   for (const check of snapshot.checks) {

@@ -93,10 +93,10 @@ export interface ProbeOptions {
    */
   paths?: ProbePaths;
   /**
-   * Worker mode: run the standalone server (the node:net reader) in a worker thread, so probes are
-   * answered while the main thread is blocked, and a blocked main thread becomes a verdict:
-   * `/ready` answers 503 past `readinessStallMs` without a beat from it, `/health` past
-   * `livenessStallMs`. `true` for the defaults (1000 ms and 10 000 ms). See docs/worker.md.
+   * Worker mode: run the standalone server (the node:net reader, with gRPC health and `/metrics`
+   * when they are on) in a worker thread, so probes are answered while the main thread is blocked,
+   * and a blocked main thread becomes a verdict: `/ready` answers 503 past `readinessStallMs`
+   * without a beat from it, `/health` past `livenessStallMs`. `true` for the defaults (1000 ms and 10 000 ms). See docs/worker.md.
    * Without this option (and without `server`), `SERVICE_PROBE_WORKER=1` turns it on.
    */
   worker?: boolean | WorkerOptions;
@@ -104,7 +104,7 @@ export interface ProbeOptions {
    * Answer gRPC health checks (grpc.health.v1 `Check`, `Watch`, `List`) on the same port: a
    * connection that starts with the HTTP/2 preface is served on node:http2, loaded only when the
    * first one arrives. Default `true`; `false` refuses the preface as any other bad request. Needs
-   * the default server (`server: 'net'`); see docs/grpc.md.
+   * the default server (`server: 'net'`), which worker mode runs too; see docs/grpc.md.
    */
   grpc?: boolean;
 }
@@ -202,15 +202,13 @@ export class Probe extends EventEmitter<ProbeEvents> {
       throw new ProbeArgumentError('options.server', "'net' or left out with worker mode (the worker runs the node:net reader)", given.server);
     }
     if (given.worker === undefined && given.server === undefined) this.#workerOptions = workerFromEnvironment();
-    if (this.#workerOptions !== undefined && this.#metricsEnabled) {
-      throw new ProbeArgumentError('options.metrics', 'left out in worker mode (the worker thread does not serve /metrics yet)', given.metrics);
-    }
     const grpc = given.grpc === undefined ? undefined : toBoolean(given.grpc, 'options.grpc');
-    if (grpc === true && (this.#serverKind === 'http' || this.#workerOptions !== undefined)) {
-      const why = this.#workerOptions !== undefined ? 'worker mode (its thread serves HTTP/1.1 only for now)' : "server: 'http' (gRPC needs the default server, 'net')";
-      throw new ProbeArgumentError('options.grpc', `false or left out with ${why}`, given.grpc);
+    // The worker thread always runs the node:net reader, which tells the HTTP/2 preface apart.
+    const netReader = this.#workerOptions !== undefined || this.#serverKind === 'net';
+    if (grpc === true && !netReader) {
+      throw new ProbeArgumentError('options.grpc', "false or left out with server: 'http' (gRPC needs the default server, 'net')", given.grpc);
     }
-    this.#grpcEnabled = grpc !== false && this.#serverKind === 'net' && this.#workerOptions === undefined;
+    this.#grpcEnabled = grpc !== false && netReader;
     this.#log = createLog(given.logger, given.logFields === undefined ? isFieldsFirstLogger(given.logger) : toBoolean(given.logFields, 'options.logFields'));
     this.#checks = new CheckRegistry(this.#log, (outcome) => {
       this.#worker?.checkFinished(outcome);
@@ -512,10 +510,14 @@ export class Probe extends EventEmitter<ProbeEvents> {
     return endpoint;
   }
 
-  // Worker mode: node:worker_threads and the worker's code load only here, on first use.
+  // Worker mode: node:worker_threads and the worker's code load only here, on first use. The
+  // worker serves gRPC and `/metrics` too; the main thread's metrics endpoint keeps counting and
+  // hands its counters to every worker started.
   async #listenInWorker(host: string | undefined, port: number, options: ResolvedWorkerOptions): Promise<WorkerServer> {
     const { listenInWorker } = await import('./worker/main-side.js');
-    return listenInWorker(this.#source, host, port, this.#limits, this.#paths.standalone, this.#log, options);
+    const metrics = this.#metrics === undefined ? undefined : await this.#metrics;
+    const metricsCounts = metrics === undefined ? undefined : () => metrics.counts();
+    return listenInWorker(this.#source, host, port, this.#limits, this.#paths.standalone, this.#log, options, { grpc: this.#grpcEnabled, metricsCounts });
   }
 
   // The decision is answer.ts's, shared with the worker thread (worker mode); `/metrics` is the

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { connect as connectTcp } from 'node:net';
 import { connect } from 'node:http2';
 import { once } from 'node:events';
-import { createProbe, ProbeArgumentError } from '../dist/index.js';
+import { createProbe } from '../dist/index.js';
 import { checkRequest, frameMessage, rawCall } from './helpers/grpc.js';
 
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
@@ -15,8 +15,10 @@ const SERVING = Buffer.from([0, 0, 0, 0, 2, 0x08, 0x01]);
 const NOT_SERVING = Buffer.from([0, 0, 0, 0, 2, 0x08, 0x02]);
 
 async function started(t, options = {}) {
-  // gRPC needs the default server, whatever SERVICE_PROBE_SERVER says.
-  const probe = createProbe({ host: '127.0.0.1', port: 0, state: 'READY', server: 'net', ...options });
+  // gRPC needs the default server, whatever SERVICE_PROBE_SERVER says; under SERVICE_PROBE_WORKER=1
+  // (test/worker-mode-suites.test.js) `server` is left out so that the probe runs in worker mode.
+  const server = process.env.SERVICE_PROBE_WORKER === '1' ? {} : { server: 'net' };
+  const probe = createProbe({ host: '127.0.0.1', port: 0, state: 'READY', ...server, ...options });
   const { port } = await probe.start();
   t.after(() => probe.stop());
   return { probe, port };
@@ -290,13 +292,14 @@ test('stop() closes an HTTP/2 connection whose client never closes its side, wit
   await closed;
 });
 
-test('service names follow the verdicts whatever `paths` renames; gRPC with worker mode is refused, naming it', async (t) => {
-  const probe = createProbe({ host: '127.0.0.1', port: 0, state: 'READY', server: 'net', paths: { ready: '/readyz', health: '/livez' } });
-  const { port } = await probe.start();
-  t.after(() => probe.stop());
-  assert.deepEqual((await rawCall(port, { body: checkRequest('readiness') })).body, SERVING);
-  probe.setState('DRAINING');
-  assert.deepEqual((await rawCall(port, { body: checkRequest('readiness') })).body, NOT_SERVING);
-  assert.deepEqual((await rawCall(port, { body: checkRequest('liveness') })).body, SERVING);
-  assert.throws(() => createProbe({ worker: true, grpc: true }), (error) => error instanceof ProbeArgumentError && error.argument === 'options.grpc');
+test('service names follow the verdicts whatever `paths` renames, inline and in worker mode', async (t) => {
+  for (const worker of [false, true]) {
+    const probe = createProbe({ host: '127.0.0.1', port: 0, state: 'READY', server: 'net', worker, grpc: true, paths: { ready: '/readyz', health: '/livez' } });
+    const { port } = await probe.start();
+    t.after(() => probe.stop());
+    assert.deepEqual((await rawCall(port, { body: checkRequest('readiness') })).body, SERVING, `worker ${worker}`);
+    probe.setState('DRAINING');
+    assert.deepEqual((await rawCall(port, { body: checkRequest('readiness') })).body, NOT_SERVING, `worker ${worker}`);
+    assert.deepEqual((await rawCall(port, { body: checkRequest('liveness') })).body, SERVING, `worker ${worker}`);
+  }
 });

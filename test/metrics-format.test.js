@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { escapeHelp, escapeLabelValue, formatValue, METRIC_FAMILIES, renderMetrics } from '../build/modules/metrics.js';
+import { escapeHelp, escapeLabelValue, EVENT_LOOP_STALL_FAMILY, formatValue, METRIC_FAMILIES, renderMetrics } from '../build/modules/metrics.js';
 import { compilePaths, metricsFormatFromAccept, route as routeWith } from '../build/modules/routes.js';
 import { staticGraph } from './helpers/bundle.js';
 
@@ -71,6 +71,20 @@ test('OpenMetrics names a counter family without _total, adds UNIT for seconds a
   // Apart from those lines, the samples are the Prometheus text's.
   const samples = (t) => t.split('\n').filter((line) => line !== '' && !line.startsWith('#'));
   assert.deepEqual(samples(text), samples(renderMetrics(SNAPSHOT, 'prometheus')));
+});
+
+test('worker mode adds the stall gauge after the state, in both formats; inline snapshots have none', () => {
+  assert.ok(!renderMetrics(SNAPSHOT, 'prometheus').includes('event_loop_stall'));
+  const stalled = { ...SNAPSHOT, eventLoopStallSeconds: 1.283 };
+  const text = renderMetrics(stalled, 'prometheus');
+  const { families, values } = parsePrometheus(text);
+  const names = families.map((f) => f.name);
+  assert.equal(names.indexOf(EVENT_LOOP_STALL_FAMILY.name), names.indexOf('service_probe_state') + 1);
+  assert.equal(values.get('service_probe_event_loop_stall_seconds'), 1.283);
+  assert.equal(families.find((f) => f.name === EVENT_LOOP_STALL_FAMILY.name).help, EVENT_LOOP_STALL_FAMILY.help);
+  const open = renderMetrics(stalled, 'openmetrics');
+  assert.match(open, /^# UNIT service_probe_event_loop_stall_seconds seconds\nservice_probe_event_loop_stall_seconds 1\.283$/m);
+  assert.equal(escapeHelp(EVENT_LOOP_STALL_FAMILY.help, true), EVENT_LOOP_STALL_FAMILY.help);
 });
 
 test('a probe without checks still shows the state families, and empty check families', () => {
@@ -149,7 +163,8 @@ test('docs/metrics.md lists every family with its exact type, labels and HELP te
     labels: labels.trim() === '—' ? [] : [...labels.matchAll(/`(\w+)`/g)].map((m) => m[1]),
     help,
   }));
-  assert.deepEqual(rows, Object.values(METRIC_FAMILIES).map(({ name, type, labels, help }) => ({ name, type, labels: [...labels], help })));
+  // Worker mode's stall gauge last: it is documented with the others.
+  assert.deepEqual(rows, [...Object.values(METRIC_FAMILIES), EVENT_LOOP_STALL_FAMILY].map(({ name, type, labels, help }) => ({ name, type, labels: [...labels], help })));
 });
 
 test('a service that does not turn metrics on does not load their code: no static import reaches it', () => {

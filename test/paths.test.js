@@ -72,8 +72,8 @@ test('with metrics on, no endpoint path may take /metrics; with it off, one may'
   assert.deepEqual([response.status, await response.text()], [200, 'READY']);
 });
 
-test('worker mode answers on the configured paths too; metrics with worker mode is refused, naming it', async (t) => {
-  const probe = createProbe({ host: '127.0.0.1', port: 0, state: 'READY', worker: true, paths: { ready: '/readyz', health: ['/livez', '/healthz'] } });
+test('worker mode answers on the configured paths too, /metrics among them', async (t) => {
+  const probe = createProbe({ host: '127.0.0.1', port: 0, state: 'READY', worker: true, metrics: true, paths: { ready: '/readyz', health: ['/livez', '/healthz'] } });
   const { port } = await probe.start();
   t.after(() => probe.stop());
   for (const [path, status] of [['/readyz', 200], ['/livez', 200], ['/healthz/', 200], ['/ready', 404], ['/health', 404]]) {
@@ -81,5 +81,8 @@ test('worker mode answers on the configured paths too; metrics with worker mode 
   }
   probe.setState('DRAINING');
   assert.deepEqual(await fetch(`http://127.0.0.1:${port}/readyz`).then(async (r) => [r.status, await r.text()]), [503, 'DRAINING']);
-  assert.throws(() => createProbe({ worker: true, metrics: true }), (error) => error instanceof ProbeArgumentError && error.argument === 'options.metrics');
+  const metrics = await fetch(`http://127.0.0.1:${port}/metrics`).then(async (r) => [r.status, await r.text()]);
+  assert.equal(metrics[0], 200);
+  assert.match(metrics[1], /^service_probe_ready 0$/m);
+  assert.match(metrics[1], /^service_probe_state\{state="DRAINING"\} 1$/m);
 });

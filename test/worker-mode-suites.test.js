@@ -1,6 +1,7 @@
 // Worker mode answers with the same endpoints, bytes, formats and limits as inline mode: the
-// endpoint table, the check paths and the server's limits, run again with every probe in worker
-// mode (SERVICE_PROBE_WORKER=1 applies to probes that set neither `worker` nor `server`).
+// endpoint table, the check paths, the server's limits, gRPC health and /metrics, run again with
+// every probe in worker mode (SERVICE_PROBE_WORKER=1 applies to probes that set neither `worker`
+// nor `server`; the gRPC suites' helpers leave `server` out under it).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -16,6 +17,9 @@ const SUITES = [
   'hardening',
   'kubelet-model',
   'shutdown',
+  'grpc',
+  'grpc-wire',
+  'metrics',
 ];
 
 test(`the ${SUITES.join(', ')} suites pass in worker mode`, { timeout: 300_000 }, async () => {

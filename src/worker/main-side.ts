@@ -7,6 +7,7 @@ import type { MessagePort, Worker } from 'node:worker_threads';
 import type { CheckInfo, Selection } from '../checks.js';
 import { ProbeStartError, type ProbeStartErrorCode } from '../errors.js';
 import type { Log } from '../log.js';
+import type { CheckCounts } from '../metrics-endpoint.js';
 import type { PathTable } from '../routes.js';
 import type { BoundAddress, ProbeServer, ServerLimits } from '../server-core.js';
 import type { ServiceState } from '../state.js';
@@ -34,7 +35,15 @@ export interface ProbeSide {
   readonly readyWhileDraining: boolean;
   readonly exposeDetails: boolean;
   checks(): CheckInfo[];
-  evaluate(selection: Selection): readonly CheckOutcome[] | Promise<readonly CheckOutcome[]> | undefined;
+  evaluate(selection: Selection, latest?: boolean): readonly CheckOutcome[] | Promise<readonly CheckOutcome[]> | undefined;
+}
+
+/** What the worker serves besides the HTTP/1.1 endpoints. */
+export interface WorkerFeatures {
+  /** gRPC health on connections that start with the HTTP/2 preface. */
+  readonly grpc: boolean;
+  /** `/metrics`: the main thread's counters, handed to every worker started (`undefined`: off). */
+  readonly metricsCounts: (() => CheckCounts) | undefined;
 }
 
 /** The probe server running in a worker thread, and the calls that keep its view current. */
@@ -75,7 +84,16 @@ export async function terminateWorkersForTest(): Promise<void> {
  * a ProbeStartError `SOCKET_UNAVAILABLE` (with the OS error as `cause`) and leaves no thread,
  * port or timer behind when it cannot.
  */
-export async function listenInWorker(side: ProbeSide, host: string | undefined, port: number, limits: ServerLimits, paths: PathTable, log: Log, options: ResolvedWorkerOptions): Promise<WorkerServer> {
+export async function listenInWorker(
+  side: ProbeSide,
+  host: string | undefined,
+  port: number,
+  limits: ServerLimits,
+  paths: PathTable,
+  log: Log,
+  options: ResolvedWorkerOptions,
+  features: WorkerFeatures,
+): Promise<WorkerServer> {
   const { Worker, MessageChannel } = await import('node:worker_threads');
   const shared = new SharedState();
   shared.writeState(side.state, side.started, side.readyWhileDraining);
@@ -89,13 +107,13 @@ export async function listenInWorker(side: ProbeSide, host: string | undefined, 
   let restarting: Promise<unknown> | undefined;
   let restartDelayMs = FIRST_RESTART_DELAY_MS;
 
-  function answerEvaluate(running: Running, id: number, selection: Selection): void {
+  function answerEvaluate(running: Running, id: number, selection: Selection, latest: boolean): void {
     const reply = (outcomes: readonly CheckOutcome[] | undefined) => {
       if (current === running) running.worker.postMessage({ type: 'outcomes', id, outcomes } satisfies ToWorker);
     };
     let result;
     try {
-      result = side.evaluate(selection);
+      result = side.evaluate(selection, latest);
     } catch (error) {
       log.error({ event: 'evaluation-failed', err: error }, `probe: evaluating checks failed: ${String(error)}`);
       return;
@@ -107,7 +125,7 @@ export async function listenInWorker(side: ProbeSide, host: string | undefined, 
   // Starts one worker thread; resolves once it listens.
   function spawn(bindPort: number): Promise<{ running: Running; bound: BoundAddress }> {
     const channel = new MessageChannel();
-    const data: WorkerData = { shared: shared.buffer, updates: channel.port2, checks: side.checks(), host, port: bindPort, limits, paths, exposeDetails: side.exposeDetails, stall };
+    const data: WorkerData = { shared: shared.buffer, updates: channel.port2, checks: side.checks(), host, port: bindPort, limits, paths, exposeDetails: side.exposeDetails, stall, grpc: features.grpc, metrics: features.metricsCounts !== undefined, counts: features.metricsCounts?.() ?? [] };
     // execArgv []: the service's own preloads (--import of an APM agent, loaders) have no business
     // in the probe's thread.
     const worker = new Worker(WORKER_URL, { workerData: data, transferList: [channel.port2], execArgv: [] });
@@ -122,7 +140,7 @@ export async function listenInWorker(side: ProbeSide, host: string | undefined, 
             log[message.level](message.fields, message.message);
             break;
           case 'evaluate':
-            answerEvaluate(running, message.id, message.selection);
+            answerEvaluate(running, message.id, message.selection, message.latest);
             break;
           case 'listening':
             listening = true;
@@ -177,8 +195,8 @@ export async function listenInWorker(side: ProbeSide, host: string | undefined, 
           return;
         }
         current = running;
-        // Checks added or removed, and outcomes, while it started went nowhere: send the list again.
-        server.checksChanged();
+        // Checks added or removed, and outcomes, while it started went nowhere: send them again.
+        resync();
         log.info({ event: 'worker-restarted', port: bound.port }, `probe worker restarted on port ${bound.port}`);
       },
       (error: Error) => {
@@ -206,6 +224,13 @@ export async function listenInWorker(side: ProbeSide, host: string | undefined, 
   // The beat: an unref'd timer, so it never keeps the process alive on its own.
   const beat = setInterval(() => shared.beat(), options.beatMs);
   beat.unref();
+
+  // What the worker learns again once it is `current` (started or restarted): the check list with
+  // the latest outcomes, and the /metrics counters as they stand at this point of the updates.
+  function resync(): void {
+    server.checksChanged();
+    if (features.metricsCounts !== undefined) post({ kind: 'counts', counts: features.metricsCounts() });
+  }
 
   let stopped: Promise<boolean> | undefined;
   const server: WorkerServer = {
@@ -237,6 +262,8 @@ export async function listenInWorker(side: ProbeSide, host: string | undefined, 
     },
     stateChanged() {
       shared.writeState(side.state, side.started, side.readyWhileDraining);
+      // Requests read the shared memory; the message tells the worker's gRPC Watch streams.
+      post({ kind: 'state', state: side.state, started: side.started, readyWhileDraining: side.readyWhileDraining });
     },
     checksChanged() {
       post({ kind: 'checks', checks: side.checks() });
@@ -245,6 +272,6 @@ export async function listenInWorker(side: ProbeSide, host: string | undefined, 
       post({ kind: 'outcome', outcome });
     },
   };
-  server.checksChanged();
+  resync();
   return server;
 }

@@ -4,6 +4,8 @@ import type { CheckInfo, Selection } from '../checks.js';
 import type { ProbeLogFields } from '../log.js';
 import type { PathTable } from '../routes.js';
 import type { BoundAddress, ServerLimits } from '../server-core.js';
+import type { ServiceState } from '../state.js';
+import type { CheckCounts } from '../metrics-endpoint.js';
 import type { CheckOutcome } from '../verdict.js';
 import type { StallThresholds } from './stall.js';
 
@@ -20,17 +22,33 @@ export interface WorkerData {
   readonly paths: PathTable;
   readonly exposeDetails: boolean;
   readonly stall: StallThresholds;
+  /** Serve gRPC health on connections that start with the HTTP/2 preface. */
+  readonly grpc: boolean;
+  /** Serve `/metrics` (the path table has it then). */
+  readonly metrics: boolean;
+  /** The main thread's `/metrics` counters when the worker was started (made exact by a `counts` update). */
+  readonly counts: CheckCounts;
 }
 
-/** On the update port, main → worker. */
-export type Update = { readonly kind: 'checks'; readonly checks: readonly CheckInfo[] } | { readonly kind: 'outcome'; readonly outcome: CheckOutcome };
+/**
+ * On the update port, main → worker. `state` repeats what the shared memory holds: requests read
+ * the shared memory (always the newest), while gRPC Watch streams are told of each state in turn,
+ * as inline (two changes in a row are two messages on a Watch, not only the last). `counts` replaces
+ * the worker's `/metrics` counters with the main thread's, at this point of the update stream (a
+ * worker started or restarted counts from the probe's creation, as inline).
+ */
+export type Update =
+  | { readonly kind: 'checks'; readonly checks: readonly CheckInfo[] }
+  | { readonly kind: 'outcome'; readonly outcome: CheckOutcome }
+  | { readonly kind: 'state'; readonly state: ServiceState; readonly started: boolean; readonly readyWhileDraining: boolean }
+  | { readonly kind: 'counts'; readonly counts: CheckCounts };
 
 /** Worker → main. */
 export type FromWorker =
   | { readonly type: 'listening'; readonly bound: BoundAddress }
   | { readonly type: 'failed'; readonly code: string; readonly message: string; readonly cause: { readonly code?: string; readonly message: string } | undefined }
   | { readonly type: 'log'; readonly level: 'debug' | 'info' | 'warn' | 'error'; readonly fields: ProbeLogFields; readonly message: string }
-  | { readonly type: 'evaluate'; readonly id: number; readonly selection: Selection }
+  | { readonly type: 'evaluate'; readonly id: number; readonly selection: Selection; readonly latest: boolean }
   | { readonly type: 'stopped'; readonly inTime: boolean };
 
 /** Main → worker. */

@@ -13,10 +13,13 @@ const HealthClient = grpc.makeGenericClientConstructor(healthService, 'Health');
 
 /**
  * A started probe on 127.0.0.1 and a grpc-js health client on its port; both closed after the test.
- * On the default server (`server: 'net'`) whatever SERVICE_PROBE_SERVER says: gRPC needs it.
+ * On the default server (`server: 'net'`) whatever SERVICE_PROBE_SERVER says: gRPC needs it. Under
+ * SERVICE_PROBE_WORKER=1 (test/worker-mode-suites.test.js) `server` is left out, so that the
+ * probe runs in worker mode, whose thread always runs the node:net reader.
  */
 export async function probeWithClient(t, options = {}) {
-  const probe = createProbe({ host: '127.0.0.1', port: 0, server: 'net', ...options });
+  const server = process.env.SERVICE_PROBE_WORKER === '1' ? {} : { server: 'net' };
+  const probe = createProbe({ host: '127.0.0.1', port: 0, ...server, ...options });
   const { port } = await probe.start();
   const client = new HealthClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
   t.after(async () => {
