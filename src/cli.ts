@@ -2,13 +2,12 @@
 // The `service-probe` command: check, wait, serve.
 //
 // `check` is a Docker HEALTHCHECK for images without curl: it starts every few seconds in every
-// container. So this file imports only node:util and the client at the top; `serve` loads the
+// container. So this file imports only the client at the top; `serve` loads the
 // probe when asked for, and --version reads package.json only then. Every command ends with
 // process.exit() once its answer is written, so that nothing still pending (a slow DNS lookup
 // behind a timed-out request, say) delays the exit. stdout and stderr writes to pipes, files and
 // terminals are synchronous on Linux, so nothing written is lost.
 
-import { parseArgs } from 'node:util';
 import { CLIENT_DEFAULTS, probeOnce, waitUntilReady, whyNotReady, type WaitProgress } from './client.js';
 import { ProbeArgumentError, ProbeClientError } from './errors.js';
 import { TIMER_MAX_MS, toPort } from './options.js';
@@ -175,7 +174,9 @@ async function serve(args: readonly string[]): Promise<number> {
   });
   if (values.help === true) return print(HELP.serve);
   if (positionals.length > 0) throw new UsageError(`serve takes no arguments, got '${positionals[0]}'`, 'serve');
-  const { createProbe, DEFAULT_PORT } = await import('./probe.js');
+  // The package's main entry, not probe.js: the bundle then keeps the probe inside dist/index.js
+  // instead of a chunk of its own that every import of the package would load too.
+  const { createProbe, DEFAULT_PORT } = await import('./index.js');
 
   let port = DEFAULT_PORT;
   if (values.port !== undefined) {
@@ -226,7 +227,8 @@ type OptionSpec = Record<string, { type: 'string' | 'boolean'; short?: string }>
 
 function parse<T extends OptionSpec>(command: Command, args: readonly string[], options: T) {
   try {
-    return parseArgs({ args: [...args], options, allowPositionals: true, strict: true });
+    // The CommonJS exports object: an ES import of node:util evaluates all of its exports.
+    return process.getBuiltinModule('node:util').parseArgs({ args: [...args], options, allowPositionals: true, strict: true });
   } catch (error) {
     // parseArgs messages go on with advice over several sentences; the first one is the reason.
     const message = (error as Error).message.split(/\.\s/)[0]!;

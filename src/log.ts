@@ -1,4 +1,3 @@
-import { debuglog } from 'node:util';
 
 /**
  * Where probe events go besides `NODE_DEBUG=service-probe`: any object with some of these methods,
@@ -21,7 +20,8 @@ export interface Log {
   error(message: string): void;
 }
 
-const debug = debuglog('service-probe');
+// Not `import … from 'node:util'`: an ES import of it evaluates every export (parseArgs, MIME…).
+const debug = process.getBuiltinModule('node:util').debuglog('service-probe');
 
 /** A log that writes to `NODE_DEBUG=service-probe` and to `logger`, if given. A throwing logger is ignored. */
 export function createLog(logger?: ProbeLogger): Log {
