@@ -27,7 +27,9 @@ async function loadedBy(body) {
       const loaded = process.moduleLoadList.filter((m) => !before.has(m) && m.startsWith('NativeModule ') && !m.includes('internal/'));
       process.stdout.write(JSON.stringify(loaded.map((m) => 'node:' + m.slice('NativeModule '.length))));
     `;
-    const { stdout } = await run(process.execPath, ['--input-type=module', '-e', program]);
+    // Each scenario names its server itself: npm test's second run on node:http does not apply.
+    const { SERVICE_PROBE_SERVER: _, ...env } = process.env;
+    const { stdout } = await run(process.execPath, ['--input-type=module', '-e', program], { env });
     return new Set(JSON.parse(stdout));
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -54,7 +56,7 @@ test('a probe on the default server loads node:net but never node:http; server: 
     await probe.start();
     await probe.stop();
   `;
-  const net = await loadedBy(start({}));
+  const net = await loadedBy(start({ server: 'net' }));
   assert.ok(net.has('node:net'), 'the default server runs on node:net');
   assertNone(net, HEAVY.filter((m) => m !== 'node:net'), 'the default server');
   const http = await loadedBy(start({ server: 'http' }));
