@@ -10,7 +10,7 @@
 
 import { CLIENT_DEFAULTS, probeOnce, waitUntilReady, whyNotReady, type WaitProgress } from './client.js';
 import { ProbeArgumentError, ProbeClientError } from './errors.js';
-import { TIMER_MAX_MS, toPort } from './options.js';
+import { TIMER_MAX_MS, toHost, toPort } from './options.js';
 import { parseServiceState } from './state.js';
 
 const DEFAULT_URL = 'http://127.0.0.1:11333/ready';
@@ -190,13 +190,16 @@ async function serve(args: readonly string[]): Promise<number> {
   const state = values.state === undefined ? 'UP' : parseServiceState(values.state);
   if (state === undefined) throw new UsageError(`--state must be up, ready, draining or down, got '${values.state}'`, 'serve');
 
-  let probe;
+  // Checked here, with the CLI's own rule and error class: the CLI is bundled apart from the
+  // package's main entry, whose classes are not the CLI's.
+  let given: string | undefined;
   try {
-    probe = createProbe({ ...(values.host === undefined ? {} : { host: values.host }), port, state });
+    given = values.host === undefined ? undefined : toHost(values.host, '--host');
   } catch (error) {
     if (error instanceof ProbeArgumentError) throw new UsageError(`--host must be an IPv4 or IPv6 address, got '${values.host}'`, 'serve');
     throw error;
   }
+  const probe = createProbe({ ...(given === undefined ? {} : { host: given }), port, state });
   let bound;
   try {
     bound = await probe.start();

@@ -63,11 +63,12 @@ test('declarations ship per public entry (plus the types entries share), with th
 });
 
 // The target is 150 KB installed, README (about 30 KB) included, so about 120 KB without it; the
-// minified JavaScript (96 KB) and the declarations with their TSDoc (47 KB) are over that today.
+// minified JavaScript (103 KB, of which 7 KB is the CLI's own copy of the client, so that a
+// HEALTHCHECK loads one file) and the declarations with their TSDoc (47 KB) are over that today.
 // This keeps what ships from growing unnoticed.
-test('the package without its README stays within 150 KB installed', () => {
+test('the package without its README stays within 155 KB installed', () => {
   const bytes = packed.files.filter((file) => file.path !== 'README.md').reduce((sum, file) => sum + file.size, 0);
-  assert.ok(bytes <= 150_000, `${bytes} bytes`);
+  assert.ok(bytes <= 155_000, `${bytes} bytes`);
 });
 
 test('no comments in the shipped JavaScript: the TSDoc ships in the declarations', () => {
