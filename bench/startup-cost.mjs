@@ -8,7 +8,7 @@
 import { execFile } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, posix } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 
@@ -35,9 +35,12 @@ function importsOf(file) {
 function closure(file, seen = new Set(), core = new Set()) {
   for (const spec of importsOf(file)) {
     if (spec.startsWith('node:')) core.add(spec);
-    else if (!seen.has(spec.slice(2))) {
-      closure(spec.slice(2), seen, core);
-      seen.add(spec.slice(2));
+    else {
+      // Paths relative to build/modules/, as the importing file (grpc/adapter.js) names them relative to itself.
+      const path = posix.normalize(posix.join(posix.dirname(file), spec));
+      if (seen.has(path)) continue;
+      closure(path, seen, core);
+      seen.add(path);
     }
   }
   return [[...seen], [...core]];

@@ -28,6 +28,7 @@ const SAME_ON_EITHER_SERVER = new Set([
   'test/client-checks.test.js',
   'test/checks-entry.test.js',
   'test/metrics-format.test.js',
+  'test/lazy-loading.test.js',
 ]);
 
 const named = process.argv.slice(2);

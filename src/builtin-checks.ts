@@ -2,11 +2,13 @@
 // connect and an HTTP request. Each reports an observed value and unit, honours the AbortSignal
 // the probe passes (its timeout), and keeps monitors running only between start() and stop().
 
-import { statfs } from 'node:fs/promises';
+//
+// The node modules a check needs are loaded when that check is created, with
+// process.getBuiltinModule (sync, so a factory stays sync; Node, Bun and Deno have it): importing
+// the checks costs nothing a service does not use.
+
 import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
-import { connect } from 'node:net';
-import { monitorEventLoopDelay, performance, type IntervalHistogram } from 'node:perf_hooks';
-import { getHeapStatistics } from 'node:v8';
+import type { IntervalHistogram } from 'node:perf_hooks';
 import type { CheckFunction, CheckResult } from './checks.js';
 import { ProbeArgumentError, ProbeUnsupportedError } from './errors.js';
 import { toDuration, toInteger, toOptions, toPositiveInteger, toPositiveNumber, toRatio } from './options.js';
@@ -38,7 +40,7 @@ interface DelayMonitor {
 // Node: the perf_hooks histogram, which samples in native code. It records whole timer intervals,
 // so the delay is what exceeds the resolution.
 function histogramMonitor(resolutionMs: number): DelayMonitor {
-  const histogram: IntervalHistogram = monitorEventLoopDelay({ resolution: resolutionMs });
+  const histogram: IntervalHistogram = process.getBuiltinModule('node:perf_hooks').monitorEventLoopDelay({ resolution: resolutionMs });
   histogram.enable();
   return {
     take() {
@@ -143,6 +145,7 @@ export function heapUsage(options?: HeapUsageOptions): CheckFunction {
   if (runtime?.startsWith('bun') === true) {
     throw new ProbeUnsupportedError('heapUsage', runtime, 'JavaScriptCore has no fixed heap limit to compare the used heap with; use rssUsage({ maxBytes })');
   }
+  const { getHeapStatistics } = process.getBuiltinModule('node:v8');
   return () => {
     const { used_heap_size: used, heap_size_limit: limit } = getHeapStatistics();
     const ratio = used / limit;
@@ -192,6 +195,7 @@ export function diskSpace(options?: DiskSpaceOptions): CheckFunction {
   const minFreeBytes = given.minFreeBytes === undefined ? undefined : toInteger(given.minFreeBytes, 'options.minFreeBytes', 0);
   const minFreeRatio =
     given.minFreeRatio === undefined ? (minFreeBytes === undefined ? 0.05 : undefined) : toRatio(given.minFreeRatio, 'options.minFreeRatio');
+  const { statfs } = process.getBuiltinModule('node:fs/promises');
   return async () => {
     const stats = await statfs(path);
     const free = stats.bavail * stats.bsize;
@@ -223,6 +227,7 @@ export function tcp(options: TcpOptions): CheckFunction {
   if (typeof host !== 'string' || host === '') throw new ProbeArgumentError('options.host', 'a host name or IP address', host);
   const port = toInteger(given.port, 'options.port', 1, 65535);
   const where = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+  const { connect } = process.getBuiltinModule('node:net');
   return (signal?: AbortSignal) =>
     new Promise<CheckResult>((resolve, reject) => {
       if (signal?.aborted) return reject(signal.reason);

@@ -2,7 +2,6 @@
 // run between concurrent requests, caches results, and runs background checks on unref'd timers.
 // It does I/O and time; what the results mean for an endpoint is decided in verdict.ts.
 
-import { performance } from 'node:perf_hooks';
 import { describe, ProbeArgumentError } from './errors.js';
 import type { Log } from './log.js';
 import { toBoolean, toDuration, toFunction, toOptions } from './options.js';

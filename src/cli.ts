@@ -2,16 +2,15 @@
 // The `service-probe` command: check, wait, serve.
 //
 // `check` is a Docker HEALTHCHECK for images without curl: it starts every few seconds in every
-// container. So this file imports only node:util and the client at the top; `serve` loads the
+// container. So this file imports only the client at the top; `serve` loads the
 // probe when asked for, and --version reads package.json only then. Every command ends with
 // process.exit() once its answer is written, so that nothing still pending (a slow DNS lookup
 // behind a timed-out request, say) delays the exit. stdout and stderr writes to pipes, files and
 // terminals are synchronous on Linux, so nothing written is lost.
 
-import { parseArgs } from 'node:util';
 import { CLIENT_DEFAULTS, probeOnce, waitUntilReady, whyNotReady, type WaitProgress } from './client.js';
 import { ProbeArgumentError, ProbeClientError } from './errors.js';
-import { TIMER_MAX_MS, toPort } from './options.js';
+import { TIMER_MAX_MS, toHost, toPort } from './options.js';
 import { parseServiceState } from './state.js';
 
 const DEFAULT_URL = 'http://127.0.0.1:11333/ready';
@@ -175,7 +174,9 @@ async function serve(args: readonly string[]): Promise<number> {
   });
   if (values.help === true) return print(HELP.serve);
   if (positionals.length > 0) throw new UsageError(`serve takes no arguments, got '${positionals[0]}'`, 'serve');
-  const { createProbe, DEFAULT_PORT } = await import('./probe.js');
+  // The package's main entry, not probe.js: the bundle then keeps the probe inside dist/index.js
+  // instead of a chunk of its own that every import of the package would load too.
+  const { createProbe, DEFAULT_PORT } = await import('./index.js');
 
   let port = DEFAULT_PORT;
   if (values.port !== undefined) {
@@ -189,13 +190,16 @@ async function serve(args: readonly string[]): Promise<number> {
   const state = values.state === undefined ? 'UP' : parseServiceState(values.state);
   if (state === undefined) throw new UsageError(`--state must be up, ready, draining or down, got '${values.state}'`, 'serve');
 
-  let probe;
+  // Checked here, with the CLI's own rule and error class: the CLI is bundled apart from the
+  // package's main entry, whose classes are not the CLI's.
+  let given: string | undefined;
   try {
-    probe = createProbe({ ...(values.host === undefined ? {} : { host: values.host }), port, state });
+    given = values.host === undefined ? undefined : toHost(values.host, '--host');
   } catch (error) {
     if (error instanceof ProbeArgumentError) throw new UsageError(`--host must be an IPv4 or IPv6 address, got '${values.host}'`, 'serve');
     throw error;
   }
+  const probe = createProbe({ ...(given === undefined ? {} : { host: given }), port, state });
   let bound;
   try {
     bound = await probe.start();
@@ -226,7 +230,8 @@ type OptionSpec = Record<string, { type: 'string' | 'boolean'; short?: string }>
 
 function parse<T extends OptionSpec>(command: Command, args: readonly string[], options: T) {
   try {
-    return parseArgs({ args: [...args], options, allowPositionals: true, strict: true });
+    // The CommonJS exports object: an ES import of node:util evaluates all of its exports.
+    return process.getBuiltinModule('node:util').parseArgs({ args: [...args], options, allowPositionals: true, strict: true });
   } catch (error) {
     // parseArgs messages go on with advice over several sentences; the first one is the reason.
     const message = (error as Error).message.split(/\.\s/)[0]!;

@@ -9,7 +9,6 @@
 // collects a queue of health queries. A pool's connection whose query timed out is destroyed
 // rather than handed back, so the pool can replace it.
 
-import { performance } from 'node:perf_hooks';
 import type { CheckFunction, CheckResult } from './checks.js';
 import { ProbeArgumentError } from './errors.js';
 import { failureReason } from './failure-reason.js';

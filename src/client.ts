@@ -15,10 +15,11 @@ import { toDuration, toFunction, toOptions } from './options.js';
 import { ServiceState, isServiceState } from './state.js';
 import { VERSION } from './version.js';
 
-// Not `import … from 'node:http'`: an ES module import of a built-in evaluates every export, and
-// on Node 22 and 24 node:http's lazy `WebSocket`, `CloseEvent` and `MessageEvent` getters then load
-// undici and tls. The CommonJS exports object leaves them unevaluated.
-const httpRequest = process.getBuiltinModule('node:http').request;
+// node:http is loaded at the first request, not at import (a service importing the client for
+// its types or errors pays nothing), and not with `import … from 'node:http'`: an ES module
+// import of a built-in evaluates every export, and on Node 22 and 24 node:http's lazy
+// `WebSocket`, `CloseEvent` and `MessageEvent` getters then load undici and tls. The CommonJS
+// exports object leaves them unevaluated.
 
 // So that a client-only user needs one import; the same classes as in `service-probe`.
 export { ProbeArgumentError, ProbeClientError } from './errors.js';
@@ -273,7 +274,7 @@ let https: typeof import('node:https') | undefined;
 async function exchange(target: Target, timeoutMs: number, signal: AbortSignal | undefined): Promise<ProbeAnswer> {
   const { url, shown } = target;
   if (signal?.aborted) throw aborted(shown, signal.reason);
-  let send = httpRequest;
+  let send = process.getBuiltinModule('node:http').request;
   if (url.protocol === 'https:') {
     https ??= process.getBuiltinModule('node:https');
     send = https.request;

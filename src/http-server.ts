@@ -1,77 +1,19 @@
-// The node:http transport: the standalone server on node:http (`server: 'http'`), and the response
-// writing that `probe.handle()` uses inside someone else's node:http server. It carries bytes
+// The node:http transport: the standalone server on node:http (`server: 'http'`), loaded by
+// `Probe.start()` only for that server kind (node:http costs a few ms to load). It carries bytes
 // only: it asks `Probe.answer` and writes what it gets back, adding HEAD, `Connection: close` and
 // framing from its own request and its own state. Limits, bind, the cap, the refusal bytes and the
 // stop come from the server core.
 
-import { createServer, type IncomingMessage, type OutgoingHttpHeader, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Log } from './log.js';
-import { BAD_REQUEST, EXPECTATION_FAILED, HEADERS_TOO_LARGE, METHOD_NOT_ALLOWED, REQUEST_TIMEOUT, withConnectionClose, type RenderedResponse } from './render.js';
+import { acceptOf, respond } from './http-response.js';
+import { BAD_REQUEST, EXPECTATION_FAILED, HEADERS_TOO_LARGE, METHOD_NOT_ALLOWED, REQUEST_TIMEOUT } from './render.js';
 import { bind, endThenDestroy, MAX_QUEUED_ANSWERS, OpenConnections, refusalBytes, stopWithin, type Answerer, type Listen, type ProbeServer } from './server-core.js';
 
-// ---- Response writing, shared with probe.handle() -------------------------------------------
-
-// Header lookups scan rawHeaders instead of reading `req.headers`, which node:http builds lazily
-// as a new object on first access: the plain GET /ready path stays allocation-free.
-function rawHeader(req: IncomingMessage, lowerName: string): string | undefined {
-  const raw = req.rawHeaders;
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!;
-    if (name.length === lowerName.length && name.toLowerCase() === lowerName) return raw[i + 1];
-  }
-  return undefined;
-}
-
-/** The request's `Accept` header, read without building `req.headers`. */
-export function acceptOf(req: IncomingMessage): string | undefined {
-  return rawHeader(req, 'accept');
-}
-
-// A probe never reads a request body. When one is announced, the connection is closed after the
-// answer instead of reading and discarding an arbitrary amount of data to keep it alive.
-function announcesBody(req: IncomingMessage): boolean {
-  const length = rawHeader(req, 'content-length');
-  return (length !== undefined && length !== '0') || rawHeader(req, 'transfer-encoding') !== undefined;
-}
-
-/**
- * A probe answer is the same bytes wherever it is mounted: headers a framework or an earlier
- * middleware set on the response (Express's X-Powered-By, CORS, …) are dropped. `Connection`
- * stays: a draining tracked server sets it to ask the client to close.
- */
-export function clearHostHeaders(res: ServerResponse): void {
-  for (const name of res.getHeaderNames()) if (name !== 'connection') res.removeHeader(name);
-}
-
-function writeResponse(req: IncomingMessage, res: ServerResponse, response: RenderedResponse, closing: boolean): void {
-  // A response that waited for checks may find its client gone, or an answer already written
-  // (by a framework, or a second call of handle()): it is then dropped, never written twice.
-  if (res.headersSent || res.writableEnded || res.destroyed || req.socket?.destroyed === true) return;
-  const sent = closing || announcesBody(req) ? withConnectionClose(response) : response;
-  res.writeHead(sent.status, sent.headers as OutgoingHttpHeader[]);
-  res.end(req.method === 'HEAD' ? undefined : sent.body);
-}
-
-/**
- * Writes an answer of `Probe.answer` on a node:http response, now or once it settles. HEAD gets no
- * body; `closing()` (asked when the answer is written) and a request that announces a body add
- * `Connection: close`.
- */
-export function respond(req: IncomingMessage, res: ServerResponse, answer: RenderedResponse | Promise<RenderedResponse>, closing: () => boolean, log: Log): void {
-  if (!(answer instanceof Promise)) {
-    writeResponse(req, res, answer, closing());
-    return;
-  }
-  // Probe.answer never rejects; the guard keeps a bug from becoming an unhandled rejection.
-  answer.then(
-    (settled) => writeResponse(req, res, settled, closing()),
-    (error: unknown) => log.error({ event: 'answer-failed', err: error }, `probe: answering failed: ${String(error)}`),
-  );
-}
-
-/** For `probe.handle()`: the host server decides when its connections close. */
-export const NEVER_CLOSING = (): boolean => false;
+// Not `import … from 'node:http'`: on Node 22 and 24 that evaluates node:http's lazy WebSocket
+// getters, which load undici and tls (see client.ts).
+const { createServer } = process.getBuiltinModule('node:http');
 
 // ---- The standalone node:http server --------------------------------------------------------
 

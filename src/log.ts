@@ -1,4 +1,3 @@
-import { debuglog } from 'node:util';
 
 /**
  * The fields of one log event: always `event` (a stable name, listed in docs/logging.md), then
@@ -40,7 +39,8 @@ export interface Log {
   error(fields: ProbeLogFields, message: string): void;
 }
 
-const debug = debuglog('service-probe');
+// Not `import … from 'node:util'`: an ES import of it evaluates every export (parseArgs, MIME…).
+const debug = process.getBuiltinModule('node:util').debuglog('service-probe');
 
 /**
  * The rule for `logFields` left out: pino (and what is built on it, such as Fastify's `app.log`)

@@ -1,7 +1,6 @@
 // Validation at the door: every public entry checks its arguments here and fails with a
 // ProbeArgumentError that names the argument and shows the value, before anything is changed.
 
-import { isIP } from 'node:net';
 import { ProbeArgumentError } from './errors.js';
 import { isServiceState, type ServiceState } from './state.js';
 
@@ -12,7 +11,8 @@ export type AddressInput = string | readonly number[];
 export function toHost(address: unknown, argument: string): string {
   if (typeof address === 'string') {
     const host = address.startsWith('[') && address.endsWith(']') ? address.slice(1, -1) : address;
-    if (isIP(host) !== 0) return host;
+    // node:net (and its streams) loads here, not at import: a host is checked when a probe is made.
+    if (process.getBuiltinModule('node:net').isIP(host) !== 0) return host;
     throw new ProbeArgumentError(argument, 'an IPv4 or IPv6 address', address);
   }
   if (Array.isArray(address) && (address.length === 4 || address.length === 16) && address.every(isByte)) {

@@ -6,19 +6,18 @@ import { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { CheckRegistry, type CheckFunction, type CheckInfo, type CheckOptions } from './checks.js';
 import { ProbeArgumentError, ProbeStartError } from './errors.js';
-import { acceptOf, clearHostHeaders, listenHttp, NEVER_CLOSING, respond } from './http-server.js';
+import { acceptOf, clearHostHeaders, NEVER_CLOSING, respond } from './http-response.js';
 import { createLog, isFieldsFirstLogger, type Log, type ProbeLogger } from './log.js';
 import { answerRoute, type AnswerSource } from './answer.js';
 import { toBoolean, toHost, toOptions, toPort, toPrefix, toState, type AddressInput } from './options.js';
 import type { MetricsEndpoint } from './metrics-endpoint.js';
-import { listenRaw } from './raw-server.js';
 import type { GrpcTransport } from './grpc/http2-transport.js';
 import type { HealthSource } from './grpc/health-service.js';
 import { RESERVED_SERVICE_NAMES } from './grpc/service-names.js';
 import type { Socket } from 'node:net';
 import type { RenderedResponse } from './render.js';
 import { compilePaths, route, type MetricsFormat, type PathTable, type ProbePaths, type Route } from './routes.js';
-import { resolveLimits, type BoundAddress, type ProbeServer, type ServerLimits } from './server-core.js';
+import { resolveLimits, type BoundAddress, type Listen, type ProbeServer, type ServerLimits } from './server-core.js';
 import { Shutdown, type ShutdownHook, type ShutdownHookOptions, type ShutdownOptions, type ShutdownResult, type TrackableServer } from './shutdown.js';
 import { ServiceState } from './state.js';
 import { stateVerdict, type CheckOutcome } from './verdict.js';
@@ -286,7 +285,7 @@ export class Probe extends EventEmitter<ProbeEvents> {
       const server =
         this.#workerOptions !== undefined
           ? (this.#worker = await this.#listenInWorker(host, port, this.#workerOptions))
-          : await (this.#serverKind === 'net' ? listenRaw : listenHttp)(this, host, port, this.#limits, this.#log, this.#grpcEnabled ? (socket) => this.#serveGrpc(socket) : undefined);
+          : await (await loadTransport(this.#serverKind))(this, host, port, this.#limits, this.#log, this.#grpcEnabled ? (socket) => this.#serveGrpc(socket) : undefined);
       this.#server = server;
       this.#stopping = undefined;
       this.#checks.open();
@@ -601,6 +600,13 @@ export class Probe extends EventEmitter<ProbeEvents> {
       evaluationFailed: (error) => this.#log.error({ event: 'evaluation-failed', err: error }, `probe: evaluating checks failed: ${String(error)}`),
     };
   }
+}
+
+// A transport (with its node module: node:net, or node:http, which alone costs a few ms) loads
+// when a probe starts its server, so importing the package or using only `handle()` (which
+// writes on the host's own node:http objects) loads neither.
+function loadTransport(kind: ServerKind): Promise<Listen> {
+  return kind === 'net' ? import('./raw-server.js').then(({ listenRaw }) => listenRaw) : import('./http-server.js').then(({ listenHttp }) => listenHttp);
 }
 
 function toServerKind(given: unknown): ServerKind {

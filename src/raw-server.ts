@@ -12,7 +12,7 @@
 // stays available as `server: 'http'`. Why, and the figures: README, "Standalone server: node:http
 // or node:net".
 
-import { createServer, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import type { Log } from './log.js';
 import { EXPECT_FAILED, EXPECT_NONE, HeadReader, INCOMPLETE, TOO_LARGE, type Head } from './http1-head.js';
 import { BAD_REQUEST, EXPECTATION_FAILED, HEADERS_TOO_LARGE, METHOD_NOT_ALLOWED, REQUEST_TIMEOUT, withConnectionClose, type RenderedResponse } from './render.js';
@@ -31,6 +31,9 @@ import {
   type ServerLimits,
   type ProbeServer,
 } from './server-core.js';
+
+// The CommonJS exports object: an ES import of a built-in evaluates all its exports.
+const { createServer } = process.getBuiltinModule('node:net');
 
 // What node:http's writeContinue() sends before the answer.
 const CONTINUE_BYTES = Buffer.from('HTTP/1.1 100 Continue\r\n\r\n', 'latin1');

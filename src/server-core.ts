@@ -10,9 +10,24 @@ import type { Log } from './log.js';
 import { toDuration, toPositiveInteger } from './options.js';
 import type { RenderedResponse } from './render.js';
 
-// Not `import … from 'node:http'`: that evaluates node:http's lazy WebSocket getters, which load
-// undici and tls on Node 22 and 24 (see client.ts).
-const { STATUS_CODES } = process.getBuiltinModule('node:http');
+// The reason phrases of the statuses the probe answers with, as node:http writes them; any other
+// status asks node:http's table (the default server does not load node:http otherwise: it costs a
+// few ms of start-up).
+const REASONS: Readonly<Record<number, string>> = {
+  200: 'OK',
+  400: 'Bad Request',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  408: 'Request Timeout',
+  417: 'Expectation Failed',
+  431: 'Request Header Fields Too Large',
+  503: 'Service Unavailable',
+};
+
+/** The reason phrase node:http writes for `status`. */
+export function reasonPhrase(status: number): string {
+  return REASONS[status] ?? process.getBuiltinModule('node:http').STATUS_CODES[status] ?? 'unknown';
+}
 
 /**
  * What a transport asks for each request: `Probe.answer` in its standalone form (no mount prefix,
@@ -138,7 +153,7 @@ export function currentDate(now: number): string {
  * `Connection` (and `Keep-Alive`) unless the response sets `Connection` itself. `head`: no body.
  */
 export function serialize(response: RenderedResponse, date: string | undefined, keepAlive: boolean, head: boolean, keepAliveSeconds: number): Buffer {
-  let text = `HTTP/1.1 ${response.status} ${STATUS_CODES[response.status] ?? 'unknown'}\r\n`;
+  let text = `HTTP/1.1 ${response.status} ${reasonPhrase(response.status)}\r\n`;
   let ownConnection = false;
   const headers = response.headers;
   for (let i = 0; i < headers.length; i += 2) {

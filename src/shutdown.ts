@@ -12,7 +12,6 @@
 //     → hooks, newest first, each bounded by its own timeout
 //     → the probe server stops → exit 0, or 1 if a hook failed or timeoutMs ran out (then forced)
 
-import { constants as osConstants } from 'node:os';
 import { ProbeArgumentError } from './errors.js';
 import type { Log } from './log.js';
 import { toBoolean, toDuration, toFunction, toOptions } from './options.js';
@@ -109,7 +108,7 @@ function toShutdownOptions(options: unknown, argument: string, base: ResolvedShu
 function toSignals(value: unknown, argument: string): readonly NodeJS.Signals[] {
   if (!Array.isArray(value) || value.length === 0) throw new ProbeArgumentError(argument, 'a non-empty array of signal names', value);
   for (const signal of value) {
-    if (typeof signal !== 'string' || !(signal in osConstants.signals) || signal === 'SIGKILL' || signal === 'SIGSTOP') {
+    if (typeof signal !== 'string' || !(signal in process.getBuiltinModule('node:os').constants.signals) || signal === 'SIGKILL' || signal === 'SIGSTOP') {
       throw new ProbeArgumentError(argument, "signal names that can be caught, such as 'SIGTERM'", signal);
     }
   }

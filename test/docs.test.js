@@ -42,10 +42,14 @@ function inCode(spans, name) {
   return spans.some((span) => word.test(span));
 }
 
-/** Names a .d.ts exports as types only: `export type { A, B }`, `export interface A`, `export type A =`. */
+/**
+ * Names a .d.ts exports that may be types: `export type { A, B }`, `export interface A`,
+ * `export type A =`, and the re-exports of the bundled declarations (`export { A, B } from './types-….js'`),
+ * which mix types and values.
+ */
 function typeExports(dts) {
   const names = [];
-  for (const [, list] of dts.matchAll(/^export type \{([^}]*)\}/gm)) names.push(...list.split(',').map((n) => n.trim().split(/\s+as\s+/).pop()));
+  for (const [, list] of dts.matchAll(/^export (?:type )?\{([^}]*)\}/gm)) names.push(...list.split(',').map((n) => n.trim().replace(/^type\s+/, '').split(/\s+as\s+/).pop()));
   for (const [, name] of dts.matchAll(/^export (?:declare )?(?:interface|type) (\w+)/gm)) names.push(name);
   return names.filter(Boolean);
 }

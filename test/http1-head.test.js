@@ -3,7 +3,9 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { HeadReader, INCOMPLETE, INVALID, TOO_LARGE } from '../build/modules/http1-head.js';
+import { METHODS, STATUS_CODES } from 'node:http';
+import { HeadReader, INCOMPLETE, INVALID, KNOWN_METHODS, TOO_LARGE } from '../build/modules/http1-head.js';
+import { reasonPhrase } from '../build/modules/server-core.js';
 
 // Feeds `text` one byte at a time as the server does (unconsumed bytes, then the next one) and
 // returns the first verdict that is not INCOMPLETE, with the number of bytes it took.
@@ -137,4 +139,15 @@ test('the probe server refuses never-valid bytes with 400 and closes at once, lo
     });
     assert.match(raw, /^HTTP\/1\.1 400 Bad Request\r\n/, JSON.stringify(input));
   }
+});
+
+// The reader keeps its own copy of llhttp's method list (so the default server never loads
+// node:http), and the serializer its own reason phrases: both must stay node:http's.
+test('the known methods are node:http\'s METHODS plus PRI, the HTTP/2 preface', () => {
+  assert.deepEqual([...KNOWN_METHODS].sort(), [...METHODS, 'PRI'].sort());
+});
+
+test('every reason phrase is node:http\'s', () => {
+  for (const status of [200, 400, 404, 405, 406, 408, 413, 417, 431, 500, 503]) assert.equal(reasonPhrase(status), STATUS_CODES[status], `status ${status}`);
+  assert.equal(reasonPhrase(299), 'unknown');
 });

@@ -51,6 +51,28 @@ test('the tarball holds the bundles, their chunks, the declarations, README, LIC
 });
 
 
+test('declarations ship per public entry (plus the types entries share), with their TSDoc, and no internal module\'s', () => {
+  const entries = Object.values(pkg.exports).flatMap((entry) => (entry.types === undefined ? [] : [entry.types.replace(/^\.\//, '')]));
+  const declarations = packed.files.map((file) => file.path).filter((path) => path.endsWith('.d.ts'));
+  for (const entry of entries) assert.ok(declarations.includes(entry), `${entry} ships`);
+  assert.deepEqual(declarations.filter((path) => !entries.includes(path) && !/^dist\/types-[\w-]+\.d\.ts$/.test(path)), [], 'no per-module declarations');
+  // The TSDoc of a class and of a re-exported function from a shared file, as a consumer's editor shows it.
+  const text = declarations.map((path) => readFileSync(join(installed, path), 'utf8')).join('\n');
+  assert.match(text, /\*\/\ndeclare class Probe\b/);
+  assert.match(text, /\*\/\ndeclare function eventLoopDelay\b/);
+});
+
+// The target is 150 KB installed, README (about 30 KB) included, so about 120 KB without it; the
+// minified JavaScript (103 KB, of which 7 KB is the CLI's own copy of the client, so that a
+// HEALTHCHECK loads one file) and the declarations with their TSDoc (47 KB) are over that today.
+// This keeps what ships from growing unnoticed.
+// A regression guard, not the target: issue 11 asks for 150 KB with the README, and the package
+// misses it (gRPC, metrics and worker mode ship too); the bench reports the figure.
+test('the package without its README stays within 165 KB installed', () => {
+  const bytes = packed.files.filter((file) => file.path !== 'README.md').reduce((sum, file) => sum + file.size, 0);
+  assert.ok(bytes <= 165_000, `${bytes} bytes`);
+});
+
 test('no comments in the shipped JavaScript: the TSDoc ships in the declarations', () => {
   const scripts = packed.files.map((file) => file.path).filter((path) => path.endsWith('.js'));
   assert.ok(scripts.length >= 3);

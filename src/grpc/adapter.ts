@@ -5,7 +5,7 @@
 import { ProbeArgumentError } from '../errors.js';
 import type { Probe } from '../probe.js';
 import { knownServices, servingStatus, type HealthSource } from './health-service.js';
-import { ServingStatus, type ServingStatusValue } from './messages.js';
+import { ServingStatus, type ServingStatusValue } from './serving-status.js';
 
 /** What {@link syncGrpcHealth} drives: grpc-health-check's `HealthImplementation`, or anything with this method. */
 export interface GrpcHealthStatusSetter {

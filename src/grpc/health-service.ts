@@ -2,7 +2,7 @@
 // probe's own decision code, asked the same question the HTTP endpoints answer; nothing here
 // decides health itself.
 
-import { ServingStatus, type ServingStatusValue } from './messages.js';
+import { ServingStatus, type ServingStatusValue } from './serving-status.js';
 
 // Check names (checks.ts NAME_PATTERN): only such a name can be a check's service, and it is
 // path-safe as it is.

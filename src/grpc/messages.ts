@@ -8,15 +8,9 @@
 //
 // A map field is encoded as a repeated message { key = 1; value = 2; }.
 
-/** grpc.health.v1 `HealthCheckResponse.ServingStatus`. */
-export const ServingStatus = Object.freeze({
-  UNKNOWN: 0,
-  SERVING: 1,
-  NOT_SERVING: 2,
-  /** Used only by Watch, for a service the server does not know (yet). */
-  SERVICE_UNKNOWN: 3,
-} as const);
-export type ServingStatusValue = (typeof ServingStatus)[keyof typeof ServingStatus];
+import { ServingStatus, type ServingStatusValue } from './serving-status.js';
+
+export { ServingStatus, type ServingStatusValue } from './serving-status.js';
 
 // Protobuf wire types.
 const VARINT = 0;
