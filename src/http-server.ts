@@ -9,7 +9,7 @@ import type { Socket } from 'node:net';
 import type { Log } from './log.js';
 import { acceptOf, respond } from './http-response.js';
 import { BAD_REQUEST, EXPECTATION_FAILED, HEADERS_TOO_LARGE, METHOD_NOT_ALLOWED, REQUEST_TIMEOUT } from './render.js';
-import { bind, endThenDestroy, MAX_QUEUED_ANSWERS, OpenConnections, refusalBytes, stopWithin, type Answerer, type Listen, type ProbeServer } from './server-core.js';
+import { bind, endThenDestroy, MAX_QUEUED_ANSWERS, OpenConnections, refusalBytes, serverHandle, type Answerer, type Listen } from './server-core.js';
 
 // Not `import … from 'node:http'`: on Node 22 and 24 that evaluates node:http's lazy WebSocket
 // getters, which load undici and tls (see client.ts).
@@ -115,18 +115,9 @@ export const listenHttp: Listen = (answerer: Answerer, host, port, limits, log) 
     res.end(EXPECTATION_FAILED.body);
   });
 
-  return bind(server, host, port, log).then((bound): ProbeServer => {
-    let stopped: Promise<boolean> | undefined;
-    return {
-      bound,
-      get connections() {
-        return open.size;
-      },
-      stop(graceMs: number): Promise<boolean> {
-        stopping = true;
-        stopped ??= stopWithin(server, open, () => closeIdle(server, open), graceMs, log);
-        return stopped;
-      },
-    };
-  });
+  return bind(server, host, port, log).then((bound) =>
+    serverHandle(bound, server, open, () => closeIdle(server, open), log, () => {
+      stopping = true;
+    }),
+  );
 };

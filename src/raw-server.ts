@@ -25,7 +25,7 @@ import {
   OpenConnections,
   refusalBytes,
   serialize,
-  stopWithin,
+  serverHandle,
   type Answerer,
   type Listen,
   type ServerLimits,
@@ -294,18 +294,17 @@ export const listenRaw: Listen = (answerer: Answerer, host: string | undefined, 
     }
   };
 
-  return bind(server, host, port, log, () => clearInterval(sweep)).then((bound): ProbeServer => {
-    let stopped: Promise<boolean> | undefined;
-    return {
+  return bind(server, host, port, log, () => clearInterval(sweep)).then((bound) =>
+    serverHandle(
       bound,
-      get connections() {
-        return open.size;
-      },
-      stop(graceMs: number): Promise<boolean> {
+      server,
+      open,
+      closeIdle,
+      log,
+      () => {
         stopping = true;
-        stopped ??= stopWithin(server, open, closeIdle, graceMs, log).finally(() => clearInterval(sweep));
-        return stopped;
       },
-    };
-  });
+      () => clearInterval(sweep),
+    ),
+  );
 };

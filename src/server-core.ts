@@ -313,6 +313,34 @@ export function bind(server: NetServer, host: string | undefined, port: number, 
  * destroy whatever is still open after `graceMs`. Resolves `true` if everything closed in time.
  * `closeIdle` is the transport's own: it alone knows which of its connections are idle.
  */
+/**
+ * The handle of a bound standalone server: its connection count, and its stop (once, whatever
+ * the number of calls): `beginStop` first (the transport's own flag, so answers from then on close
+ * their connections), then {@link stopWithin}, then `afterStop` (the transport's own timers).
+ */
+export function serverHandle(
+  bound: BoundAddress,
+  server: NetServer,
+  open: OpenConnections<unknown>,
+  closeIdle: () => void,
+  log: Log,
+  beginStop: () => void,
+  afterStop: () => void = () => {},
+): ProbeServer {
+  let stopped: Promise<boolean> | undefined;
+  return {
+    bound,
+    get connections() {
+      return open.size;
+    },
+    stop(graceMs: number): Promise<boolean> {
+      beginStop();
+      stopped ??= stopWithin(server, open, closeIdle, graceMs, log).finally(afterStop);
+      return stopped;
+    },
+  };
+}
+
 export function stopWithin(server: NetServer, open: OpenConnections<unknown>, closeIdle: () => void, graceMs: number, log: Log): Promise<boolean> {
   return new Promise<boolean>((resolve) => {
     let forced = false;
