@@ -33,7 +33,7 @@ export function observedStallMs(msSinceBeat: number, beatMs: number): number {
 export function stallOutcome(stallMs: number, thresholds: StallThresholds, now: number): CheckOutcome | undefined {
   if (stallMs <= thresholds.readinessStallMs) return undefined;
   const liveness = stallMs > thresholds.livenessStallMs;
-  return failed(stallMs, liveness, liveness ? thresholds.livenessStallMs : thresholds.readinessStallMs, now);
+  return outcome(stallMs, liveness, liveness ? thresholds.livenessStallMs : thresholds.readinessStallMs, now);
 }
 
 /**
@@ -42,26 +42,15 @@ export function stallOutcome(stallMs: number, thresholds: StallThresholds, now: 
  */
 export function singleStallOutcome(endpoint: Endpoint, stallMs: number, thresholds: StallThresholds, now: number): CheckOutcome {
   const liveness = endpoint === 'health';
-  const threshold = liveness ? thresholds.livenessStallMs : thresholds.readinessStallMs;
-  if (stallMs > threshold) return failed(stallMs, liveness, threshold, now);
-  return Object.freeze({
-    name: STALL_CHECK_NAME,
-    ok: true,
-    critical: true,
-    readiness: true,
-    liveness,
-    time: now,
-    durationMs: 0,
-    observedValue: stallMs,
-    observedUnit: 'ms',
-    output: undefined,
-  });
+  return outcome(stallMs, liveness, liveness ? thresholds.livenessStallMs : thresholds.readinessStallMs, now);
 }
 
-function failed(stallMs: number, liveness: boolean, threshold: number, now: number): CheckOutcome {
+// Passes up to `threshold`, fails past it with the reason.
+function outcome(stallMs: number, liveness: boolean, threshold: number, now: number): CheckOutcome {
+  const ok = stallMs <= threshold;
   return Object.freeze({
     name: STALL_CHECK_NAME,
-    ok: false,
+    ok,
     critical: true,
     readiness: true,
     liveness,
@@ -69,6 +58,6 @@ function failed(stallMs: number, liveness: boolean, threshold: number, now: numb
     durationMs: 0,
     observedValue: stallMs,
     observedUnit: 'ms',
-    output: `the main thread has not run for ${stallMs} ms (${liveness ? 'livenessStallMs' : 'readinessStallMs'} ${threshold})`,
+    output: ok ? undefined : `the main thread has not run for ${stallMs} ms (${liveness ? 'livenessStallMs' : 'readinessStallMs'} ${threshold})`,
   });
 }
