@@ -2,7 +2,7 @@
 // to node:http (`server: 'http'`) over fresh connections, and what comes back compared: status
 // lines, headers (but Date), bodies, the number of answers, whether the server closed, and whether
 // it answered at once or only at a timeout. A difference fails unless it is one of KEPT_DIFFERENCES,
-// the list docs/design.md gives ("node:http vs node:net"). Used by test/differential.test.js
+// the list docs/design.md gives ("node:http vs node:net"). Used by test/wire/differential.test.js
 // (2,000+ cases) and by stress scenario 7 (20,000+).
 
 import { connect } from 'node:net';

@@ -14,7 +14,7 @@ const HealthClient = grpc.makeGenericClientConstructor(healthService, 'Health');
 /**
  * A started probe on 127.0.0.1 and a grpc-js health client on its port; both closed after the test.
  * On the default server (`server: 'net'`) whatever SERVICE_PROBE_SERVER says: gRPC needs it. Under
- * SERVICE_PROBE_WORKER=1 (test/worker-mode-suites.test.js) `server` is left out, so that the
+ * SERVICE_PROBE_WORKER=1 (npm test's worker-mode run) `server` is left out, so that the
  * probe runs in worker mode, whose thread always runs the node:net reader.
  */
 export async function probeWithClient(t, options = {}) {

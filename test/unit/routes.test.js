@@ -1,0 +1,161 @@
+// The pure router, as a table: request line and Accept → endpoint, format, options.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+// A pure module, tested on its own through tsc's per-module output (build/modules/, not shipped).
+import { route, formatFromAccept } from '../../build/modules/routes.js';
+
+const PROBE_TABLE = [
+  // [method, target, endpoint, head]
+  ['GET', '/', 'health', false],
+  ['GET', '/health', 'health', false],
+  ['GET', '/health/', 'health', false],
+  ['GET', '/live', 'health', false],
+  ['GET', '/live/', 'health', false],
+  ['GET', '/ready', 'ready', false],
+  ['GET', '/ready/', 'ready', false],
+  ['GET', '/started', 'started', false],
+  ['GET', '/started/', 'started', false],
+  ['HEAD', '/ready', 'ready', true],
+  ['GET', '/ready?x=1', 'ready', false],
+  ['GET', 'http://h:1/ready', 'ready', false],
+  ['GET', 'HTTP://h/ready?x', 'ready', false],
+  ['GET', 'http://h', 'health', false],
+  ['GET', 'http://h?x', 'health', false],
+];
+
+for (const [method, target, endpoint, head] of PROBE_TABLE) {
+  test(`${method} ${target} routes to ${endpoint}`, () => {
+    const r = route(method, target);
+    assert.equal(r.kind, 'probe');
+    assert.equal(r.endpoint, endpoint);
+    assert.equal(r.head, head);
+    assert.equal(r.check, undefined);
+  });
+}
+
+const NOT_FOUND = ['/nope', '//ready', '/ready//', '/READY', '/re%61dy', '/x/../ready', '*', '', 'ready', 'ftp://h/ready', '/ready#x', '/started/x'];
+for (const target of NOT_FOUND) {
+  test(`GET ${JSON.stringify(target)} is not found and not owned`, () => {
+    assert.deepEqual({ ...route('GET', target) }, { kind: 'not-found', head: false, owned: false });
+  });
+}
+
+test('other methods: 405 on the probe paths (owned), 405 but not owned elsewhere', () => {
+  assert.deepEqual({ ...route('POST', '/ready') }, { kind: 'method-not-allowed', head: false, owned: true });
+  assert.deepEqual({ ...route('DELETE', '/api') }, { kind: 'method-not-allowed', head: false, owned: false });
+  assert.equal(route(undefined, '/ready').kind, 'method-not-allowed');
+});
+
+test('the plain path returns shared objects (no allocation per request)', () => {
+  assert.equal(route('GET', '/ready'), route('GET', '/ready/'));
+  assert.equal(route('GET', '/ready', '*/*'), route('GET', '/ready'));
+  assert.ok(Object.isFrozen(route('GET', '/ready')));
+});
+
+test('per-check paths name the check, decoded', () => {
+  assert.equal(route('GET', '/ready/postgres').check, 'postgres');
+  assert.equal(route('GET', '/ready/postgres/').check, 'postgres');
+  assert.equal(route('GET', '/health/event-loop').endpoint, 'health');
+  assert.equal(route('GET', '/live/disk%20space').check, 'disk space');
+  assert.equal(route('GET', '/ready/%E0%A4%A').kind, 'not-found');
+});
+
+test('query options: verbose, repeated exclude, format', () => {
+  const r = route('GET', '/ready?verbose&exclude=a&exclude=b&exclude=');
+  assert.equal(r.verbose, true);
+  assert.deepEqual(r.exclude, ['a', 'b']);
+  assert.equal(r.format, 'text');
+  assert.equal(route('GET', '/ready?verbose=0').verbose, false);
+  assert.equal(route('GET', '/ready?verbose=false').verbose, false);
+  assert.equal(route('GET', '/ready?format=json').format, 'json');
+  assert.equal(route('GET', '/ready?format=text', 'application/json').format, 'text');
+});
+
+test('JSON only when Accept names application/health+json or application/json', () => {
+  assert.equal(formatFromAccept(undefined), 'text');
+  assert.equal(formatFromAccept('*/*'), 'text');
+  assert.equal(formatFromAccept('application/*'), 'text');
+  assert.equal(formatFromAccept('text/plain, */*;q=0.8'), 'text');
+  assert.equal(formatFromAccept('application/health+json'), 'json');
+  assert.equal(formatFromAccept('text/html, Application/JSON;q=0.9'), 'json');
+  assert.equal(formatFromAccept('application/json;q=0'), 'text');
+  assert.equal(formatFromAccept('application/jsonx'), 'text');
+});
+
+test('a mount prefix: only paths under it are the probe’s', () => {
+  assert.equal(route('GET', '/internal/health/ready', undefined, '/internal/health').endpoint, 'ready');
+  assert.equal(route('GET', '/internal/health', undefined, '/internal/health').endpoint, 'health');
+  assert.equal(route('GET', '/internal/health?x', undefined, '/internal/health').endpoint, 'health');
+  assert.equal(route('GET', '/internal/healthy', undefined, '/internal/health').owned, false);
+  assert.equal(route('GET', '/ready', undefined, '/internal/health').owned, false);
+  assert.equal(route('POST', '/internal/health/ready', undefined, '/internal/health').owned, true);
+});
+
+test('mounted without a prefix, `/` is not the probe’s; the named paths are', async () => {
+  const { compilePaths } = await import('../../build/modules/routes.js');
+  const { standalone, mounted } = compilePaths(undefined, 'options.paths');
+  assert.equal(route('GET', '/', undefined, '', standalone).endpoint, 'health');
+  assert.deepEqual({ ...route('GET', '/', undefined, '', mounted) }, { kind: 'not-found', head: false, owned: false });
+  assert.deepEqual({ ...route('GET', '/?x', undefined, '', mounted) }, { kind: 'not-found', head: false, owned: false });
+  assert.equal(route('POST', '/', undefined, '', mounted).owned, false);
+  assert.equal(route('GET', 'http://h', undefined, '', mounted).owned, false);
+  assert.equal(route('GET', '/live', undefined, '', mounted).endpoint, 'health');
+  assert.equal(route('GET', '/ready/db', undefined, '', mounted).check, 'db');
+  // Under a prefix the prefix itself is the probe's root, mounted or not.
+  assert.equal(route('GET', '/internal/health', undefined, '/internal/health', mounted).endpoint, 'health');
+  assert.equal(route('GET', '/internal/health/', undefined, '/internal/health', mounted).endpoint, 'health');
+});
+
+test('configured paths: renamed and aliased, with per-check paths, HEAD, verbose and JSON; the old names are gone', async () => {
+  const { compilePaths } = await import('../../build/modules/routes.js');
+  const { standalone: k8s } = compilePaths({ health: ['/livez', '/healthz'], ready: '/readyz', started: '/k8s/startupz' }, 'options.paths');
+  for (const [target, endpoint] of [['/livez', 'health'], ['/healthz/', 'health'], ['/readyz', 'ready'], ['/k8s/startupz', 'started'], ['/', 'health']]) {
+    assert.equal(route('GET', target, undefined, '', k8s).endpoint, endpoint, target);
+  }
+  for (const target of ['/health', '/live', '/ready', '/started', '/startupz', '/k8s', '/k8s/startupz/x', '/readyz//']) {
+    assert.equal(route('GET', target, undefined, '', k8s).kind, 'not-found', target);
+  }
+  assert.equal(route('HEAD', '/readyz', undefined, '', k8s).head, true);
+  assert.equal(route('GET', '/readyz?verbose', undefined, '', k8s).verbose, true);
+  assert.equal(route('GET', '/readyz', 'application/health+json', '', k8s).format, 'json');
+  assert.equal(route('GET', '/healthz/disk%20space/', undefined, '', k8s).check, 'disk space');
+  assert.equal(route('GET', '/readyz/db', undefined, '/p', k8s).owned, false);
+  assert.equal(route('GET', '/p/readyz/db', undefined, '/p', k8s).check, 'db');
+  assert.equal(route('POST', '/readyz', undefined, '', k8s).owned, true);
+  // The plain path still returns shared objects with a table of one's own.
+  assert.equal(route('GET', '/readyz', undefined, '', k8s), route('GET', '/readyz/', undefined, '', k8s));
+  assert.equal(route('GET', '/readyz', undefined, '', k8s), route('GET', '/ready'));
+  // Multi-segment bases have per-check paths too.
+  const { standalone: nested } = compilePaths({ ready: '/k8s/readyz' }, 'options.paths');
+  assert.equal(route('GET', '/k8s/readyz/db', undefined, '', nested).check, 'db');
+  assert.equal(route('GET', '/k8s/readyz/a/b', undefined, '', nested).kind, 'not-found');
+});
+
+test('configured paths are validated at creation, naming the value', async () => {
+  const { compilePaths } = await import('../../build/modules/routes.js');
+  const { ProbeArgumentError } = await import('../../build/modules/errors.js');
+  const bad = [
+    [{ health: '/' }, 'options.paths.health', "'/'"],
+    [{ ready: 'readyz' }, 'options.paths.ready', 'readyz'],
+    [{ ready: '/readyz/' }, 'options.paths.ready', '/readyz/'],
+    [{ ready: '/ready z' }, 'options.paths.ready', '/ready z'],
+    [{ ready: '/re%61dy' }, 'options.paths.ready', '/re%61dy'],
+    [{ ready: '/ready?x' }, 'options.paths.ready', '/ready?x'],
+    [{ ready: '//ready' }, 'options.paths.ready', '//ready'],
+    [{ ready: [] }, 'options.paths.ready', 'array'],
+    [{ ready: 42 }, 'options.paths.ready', '42'],
+    [{ ready: '/health' }, 'options.paths.ready', "clashes with '/health'"],
+    [{ health: ['/livez', '/livez'] }, 'options.paths.health', "clashes with '/livez'"],
+    [{ ready: '/health/ready' }, 'options.paths.ready', "clashes with '/health'"],
+    [{ started: '/k' , ready: '/k/ready' }, 'options.paths.started', "clashes with '/k/ready'"],
+    [{ metrics: '/metrics' }, 'options.paths.metrics', 'metrics'],
+    ['/ready', 'options.paths', 'ready'],
+  ];
+  for (const [paths, argument, shown] of bad) {
+    assert.throws(
+      () => compilePaths(paths, 'options.paths'),
+      (error) => error instanceof ProbeArgumentError && error.argument === argument && error.message.includes(shown),
+      JSON.stringify(paths),
+    );
+  }
+});

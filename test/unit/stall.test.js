@@ -1,0 +1,45 @@
+// The stall verdict, pure: how late the main thread's beat is → the outcome the worker adds.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { observedStallMs, singleStallOutcome, stallOutcome, STALL_CHECK_NAME } from '../../build/modules/worker/stall.js';
+import { beatPeriodMs, toWorkerOptions, WORKER_DEFAULTS } from '../../build/modules/worker/options.js';
+
+const thresholds = { readinessStallMs: 1000, livenessStallMs: 10_000, beatMs: 100 };
+
+test('the observed stall is how late the beat is: never more than the time since the last beat', () => {
+  assert.equal(observedStallMs(40, 100), 0, 'a beat not yet due is no stall');
+  assert.equal(observedStallMs(100, 100), 0);
+  assert.equal(observedStallMs(1234.4, 100), 1134);
+});
+
+test('no outcome up to readinessStallMs; a readiness failure past it; a liveness failure past livenessStallMs', () => {
+  assert.equal(stallOutcome(1000, thresholds, 0), undefined);
+  const readiness = stallOutcome(1001, thresholds, 0);
+  assert.deepEqual(
+    { name: readiness.name, ok: readiness.ok, critical: readiness.critical, readiness: readiness.readiness, liveness: readiness.liveness, observedValue: readiness.observedValue, observedUnit: readiness.observedUnit },
+    { name: STALL_CHECK_NAME, ok: false, critical: true, readiness: true, liveness: false, observedValue: 1001, observedUnit: 'ms' },
+  );
+  assert.equal(readiness.output, 'the main thread has not run for 1001 ms (readinessStallMs 1000)');
+  assert.equal(stallOutcome(10_000, thresholds, 0).liveness, false);
+  const liveness = stallOutcome(10_001, thresholds, 0);
+  assert.equal(liveness.liveness, true);
+  assert.equal(liveness.output, 'the main thread has not run for 10001 ms (livenessStallMs 10000)');
+});
+
+test('the stall on its own passes up to its endpoint threshold, with the stall as its observed value', () => {
+  assert.equal(singleStallOutcome('ready', 1000, thresholds, 0).ok, true);
+  assert.equal(singleStallOutcome('ready', 1000, thresholds, 0).observedValue, 1000);
+  assert.equal(singleStallOutcome('ready', 1001, thresholds, 0).ok, false);
+  assert.equal(singleStallOutcome('health', 5000, thresholds, 0).ok, true);
+  assert.equal(singleStallOutcome('health', 10_001, thresholds, 0).ok, false);
+});
+
+test('defaults and beat period', () => {
+  assert.deepEqual({ ...WORKER_DEFAULTS }, { readinessStallMs: 1000, livenessStallMs: 10_000 });
+  assert.deepEqual({ ...toWorkerOptions(true, 'worker') }, { readinessStallMs: 1000, livenessStallMs: 10_000, beatMs: 100 });
+  assert.equal(beatPeriodMs(300), 60);
+  assert.equal(beatPeriodMs(20), 10);
+  assert.equal(beatPeriodMs(60_000), 100);
+  assert.equal(toWorkerOptions(false, 'worker'), undefined);
+  assert.equal(toWorkerOptions(undefined, 'worker'), undefined);
+});
