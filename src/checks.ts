@@ -106,6 +106,35 @@ export interface Selection {
   readonly exclude: readonly string[];
 }
 
+/**
+ * How fresh the outcomes of one evaluation must be:
+ * - `run`: a request's. On-demand checks run, unless a result is cached (`cacheMs`) or a run is in flight.
+ * - `reuse`: any recorded result is used; only on-demand checks that never finished a run run now
+ *   (gRPC Watch re-evaluates on every run it hears of and must not start runs itself; List).
+ * - `recorded`: the recorded results only, at once; nothing runs, and on-demand checks without a
+ *   result are left out (`/metrics`).
+ */
+export type Freshness = 'run' | 'reuse' | 'recorded';
+
+/**
+ * Where a probe's check outcomes come from: the registry on the main thread, its mirror in the
+ * worker thread (worker mode). The responder (responder.ts) reads one of them.
+ */
+export interface CheckSource {
+  /** How many checks are registered. */
+  readonly size: number;
+  /** Every check in registration order with its latest outcome. Runs nothing. */
+  list(): readonly CheckInfo[];
+  /**
+   * The outcomes for one selection: at once when every one is at hand (always for `recorded`),
+   * else a promise that settles within the longest timeout involved and never rejects.
+   * `undefined` when `selection.only` names no check the endpoint evaluates.
+   */
+  evaluate(selection: Selection, freshness: Freshness): readonly CheckOutcome[] | Promise<readonly CheckOutcome[]> | undefined;
+  /** Calls `listener` with every finished run (not cancelled ones). Returns the unsubscribe. */
+  onFinished(listener: (outcome: CheckOutcome) => void): () => void;
+}
+
 /** What the worker thread knows of a check: enough to select it and to answer without it. */
 export interface CheckInfo {
   readonly name: string;
@@ -143,19 +172,33 @@ export function selectChecks<T extends { readonly name: string; readonly readine
   return selected;
 }
 
+/**
+ * The latest outcomes of the selected checks, for `recorded` evaluations: checks that have not
+ * finished a run are left out. Shared by the registry and the worker thread's mirror of it.
+ */
+export function recordedOutcomes(selected: readonly { readonly last: CheckOutcome | undefined }[]): CheckOutcome[] {
+  const outcomes: CheckOutcome[] = [];
+  for (const check of selected) if (check.last !== undefined) outcomes.push(check.last);
+  return outcomes;
+}
+
 /** The registry of one probe's checks. */
-export class CheckRegistry {
+export class CheckRegistry implements CheckSource {
   readonly #log: Log;
-  readonly #onOutcome: ((outcome: CheckOutcome) => void) | undefined;
+  readonly #listeners = new Set<(outcome: CheckOutcome) => void>();
   readonly #entries = new Map<string, Entry>();
   // Background timers and monitors run while active: from creation (so `probe.handle()` works
   // without `start()`) until the probe stops, and again once it starts.
   #active = true;
 
-  /** `onOutcome` hears every finished run (not cancelled ones, not a background check's placeholder). */
-  constructor(log: Log, onOutcome?: (outcome: CheckOutcome) => void) {
+  constructor(log: Log) {
     this.#log = log;
-    this.#onOutcome = onOutcome;
+  }
+
+  /** Hears every finished run (not cancelled ones, not a background check's placeholder). */
+  onFinished(listener: (outcome: CheckOutcome) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
   }
 
   /** How many checks are registered. */
@@ -241,19 +284,18 @@ export class CheckRegistry {
   }
 
   /**
-   * The results for one request: synchronously when every one is at hand (background checks,
-   * cached results), else a promise that settles within the longest timeout involved and never
-   * rejects. `undefined` when `only` names no check the endpoint evaluates. With `latest`, an
-   * on-demand check that has a result is not run again (gRPC Watch re-evaluates on every run it
-   * hears of, and must not start runs itself).
+   * The results for one selection (see {@link CheckSource.evaluate}): synchronously when every one
+   * is at hand (background checks, cached results, `recorded`), else a promise that settles within
+   * the longest timeout involved and never rejects.
    */
-  evaluate(selection: Selection, latest = false): readonly CheckOutcome[] | Promise<readonly CheckOutcome[]> | undefined {
+  evaluate(selection: Selection, freshness: Freshness): readonly CheckOutcome[] | Promise<readonly CheckOutcome[]> | undefined {
     const selected = selectChecks(this.#entries, selection);
     if (selected === undefined) return undefined;
+    if (freshness === 'recorded') return recordedOutcomes(selected);
     const pending: (CheckOutcome | Promise<CheckOutcome>)[] = [];
     let sync = true;
     for (const entry of selected) {
-      const result = this.#result(entry, latest);
+      const result = this.#result(entry, freshness === 'reuse');
       if (result instanceof Promise) sync = false;
       pending.push(result);
     }
@@ -277,10 +319,10 @@ export class CheckRegistry {
     return infos;
   }
 
-  #result(entry: Entry, latest: boolean): CheckOutcome | Promise<CheckOutcome> {
+  #result(entry: Entry, reuse: boolean): CheckOutcome | Promise<CheckOutcome> {
     if (entry.intervalMs !== undefined) return entry.last!;
     if (entry.inFlight !== undefined) return entry.inFlight;
-    if (latest && entry.last !== undefined) return entry.last;
+    if (reuse && entry.last !== undefined) return entry.last;
     if (entry.cacheMs > 0 && entry.last !== undefined && performance.now() - entry.lastAt < entry.cacheMs) return entry.last;
     return this.#run(entry);
   }
@@ -396,13 +438,14 @@ export class CheckRegistry {
     entry.loggedReason = reason;
   }
 
-  // A listener that throws must not break the run that settles here.
+  // A listener that throws must not break the run that settles here, nor keep the others from hearing it.
   #publish(entry: Entry, outcome: CheckOutcome): void {
-    if (this.#onOutcome === undefined) return;
-    try {
-      this.#onOutcome(outcome);
-    } catch (error) {
-      this.#log.error({ event: 'check-listener-failed', check: entry.name, reason: reasonOf(error), err: error }, `check ${entry.name}: a 'check' listener threw: ${reasonOf(error)}`);
+    for (const listener of this.#listeners) {
+      try {
+        listener(outcome);
+      } catch (error) {
+        this.#log.error({ event: 'check-listener-failed', check: entry.name, reason: reasonOf(error), err: error }, `check ${entry.name}: a 'check' listener threw: ${reasonOf(error)}`);
+      }
     }
   }
 

@@ -1,11 +1,12 @@
-// Writing a probe answer on a node:http response: what `probe.handle()` needs inside someone
-// else's node:http server, and what the standalone node:http server (http-server.ts) writes with.
-// Types only from node:http: the host's server is already loaded, and a probe on the default
-// server never loads node:http at all.
+// Writing a probe answer on a node:http response, as the HTTP/1 policy (http1-policy.ts) delivers
+// it: what `probe.handle()` needs inside someone else's node:http server, and what the standalone
+// node:http server (http-server.ts) writes with. Types only from node:http: the host's server is
+// already loaded, and a probe on the default server never loads node:http at all.
 
 import type { IncomingMessage, OutgoingHttpHeader, ServerResponse } from 'node:http';
 import type { Log } from './log.js';
-import { withConnectionClose, type RenderedResponse } from './render.js';
+import { announcesBody, deliver, type Http1Request } from './http1-policy.js';
+import type { RenderedResponse } from './render.js';
 
 // Header lookups scan rawHeaders instead of reading `req.headers`, which node:http builds lazily
 // as a new object on first access: the plain GET /ready path stays allocation-free.
@@ -23,11 +24,15 @@ export function acceptOf(req: IncomingMessage): string | undefined {
   return rawHeader(req, 'accept');
 }
 
-// A probe never reads a request body. When one is announced, the connection is closed after the
-// answer instead of reading and discarding an arbitrary amount of data to keep it alive.
-function announcesBody(req: IncomingMessage): boolean {
-  const length = rawHeader(req, 'content-length');
-  return (length !== undefined && length !== '0') || rawHeader(req, 'transfer-encoding') !== undefined;
+// What the policy reads of a node:http request. Whether the client asked to keep the connection
+// is node:http's own business: it closes or keeps it by the request's headers, and the policy only
+// adds the probe's reasons to close (an explicit `Connection: close` header).
+function requestOf(req: IncomingMessage): Http1Request {
+  return {
+    method: req.method ?? '',
+    keepAlive: true,
+    announcesBody: announcesBody(rawHeader(req, 'content-length'), rawHeader(req, 'transfer-encoding') !== undefined),
+  };
 }
 
 /**
@@ -39,26 +44,26 @@ export function clearHostHeaders(res: ServerResponse): void {
   for (const name of res.getHeaderNames()) if (name !== 'connection') res.removeHeader(name);
 }
 
-function writeResponse(req: IncomingMessage, res: ServerResponse, response: RenderedResponse, closing: boolean): void {
+function writeResponse(req: IncomingMessage, res: ServerResponse, answer: RenderedResponse, closing: boolean): void {
   // A response that waited for checks may find its client gone, or an answer already written
   // (by a framework, or a second call of handle()): it is then dropped, never written twice.
   if (res.headersSent || res.writableEnded || res.destroyed || req.socket?.destroyed === true) return;
-  const sent = closing || announcesBody(req) ? withConnectionClose(response) : response;
-  res.writeHead(sent.status, sent.headers as OutgoingHttpHeader[]);
-  res.end(req.method === 'HEAD' ? undefined : sent.body);
+  const { response, body } = deliver(answer, requestOf(req), closing);
+  res.writeHead(response.status, response.headers as OutgoingHttpHeader[]);
+  res.end(body ? response.body : undefined);
 }
 
 /**
- * Writes an answer of `Probe.answer` on a node:http response, now or once it settles. HEAD gets no
- * body; `closing()` (asked when the answer is written) and a request that announces a body add
- * `Connection: close`.
+ * Writes a probe answer on a node:http response, now or once it settles, as the HTTP/1 policy
+ * delivers it: HEAD gets no body; `closing()` (asked when the answer is written) and a request
+ * that announces a body add `Connection: close`.
  */
 export function respond(req: IncomingMessage, res: ServerResponse, answer: RenderedResponse | Promise<RenderedResponse>, closing: () => boolean, log: Log): void {
   if (!(answer instanceof Promise)) {
     writeResponse(req, res, answer, closing());
     return;
   }
-  // Probe.answer never rejects; the guard keeps a bug from becoming an unhandled rejection.
+  // An answer never rejects; the guard keeps a bug from becoming an unhandled rejection.
   answer.then(
     (settled) => writeResponse(req, res, settled, closing()),
     (error: unknown) => log.error({ event: 'answer-failed', err: error }, `probe: answering failed: ${String(error)}`),

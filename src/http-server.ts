@@ -1,15 +1,16 @@
 // The node:http transport: the standalone server on node:http (`server: 'http'`), loaded by
 // `Probe.start()` only for that server kind (node:http costs a few ms to load). It carries bytes
-// only: it asks `Probe.answer` and writes what it gets back, adding HEAD, `Connection: close` and
-// framing from its own request and its own state. Limits, bind, the cap, the refusal bytes and the
-// stop come from the server core.
+// only: it asks the probe's responder (an Answerer) and writes what it gets back, with HEAD,
+// `Connection` and the fixed refusals as the HTTP/1 policy (http1-policy.ts) has them. Limits,
+// bind, the cap, the refusal bytes and the stop come from the server core.
 
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Log } from './log.js';
 import { acceptOf, respond } from './http-response.js';
-import { BAD_REQUEST, EXPECTATION_FAILED, HEADERS_TOO_LARGE, METHOD_NOT_ALLOWED, REQUEST_TIMEOUT } from './render.js';
-import { bind, endThenDestroy, MAX_QUEUED_ANSWERS, OpenConnections, refusalBytes, serverHandle, type Answerer, type Listen } from './server-core.js';
+import { CONNECT_REFUSAL, EXPECTATION_REFUSAL, logPipelineLimit, MAX_QUEUED_ANSWERS, missingHost, MISSING_HOST_REFUSAL } from './http1-policy.js';
+import { BAD_REQUEST, HEADERS_TOO_LARGE, REQUEST_TIMEOUT } from './render.js';
+import { bind, endThenDestroy, OpenConnections, refusalBytes, serverHandle, type Answerer, type Listen } from './server-core.js';
 
 // Not `import … from 'node:http'`: on Node 22 and 24 that evaluates node:http's lazy WebSocket
 // getters, which load undici and tls (see client.ts).
@@ -17,14 +18,15 @@ const { createServer } = process.getBuiltinModule('node:http');
 
 // ---- The standalone node:http server --------------------------------------------------------
 
-// RFC 9112 §3.2: a server MUST answer 400 to an HTTP/1.1 request without Host. HTTP/1.0 needs
-// none (old health checkers send none), so only 1.1 is held to it.
+// node:http leaves Host to its listeners here (requireHostHeader: false below, see there).
 function requireHost(req: IncomingMessage, res: ServerResponse): boolean {
-  if (req.httpVersionMajor !== 1 || req.httpVersionMinor !== 1) return true;
+  const http11 = req.httpVersionMajor === 1 && req.httpVersionMinor === 1;
   const raw = req.rawHeaders;
-  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.length === 4 && raw[i]!.toLowerCase() === 'host') return true;
-  res.writeHead(BAD_REQUEST.status, BAD_REQUEST.headers as string[]);
-  res.end(BAD_REQUEST.body);
+  let hosts = 0;
+  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.length === 4 && raw[i]!.toLowerCase() === 'host') hosts++;
+  if (!missingHost(http11, hosts)) return true;
+  res.writeHead(MISSING_HOST_REFUSAL.status, MISSING_HOST_REFUSAL.headers as string[]);
+  res.end(MISSING_HOST_REFUSAL.body);
   return false;
 }
 
@@ -38,12 +40,7 @@ function withinPipelineLimit(req: IncomingMessage, res: ServerResponse, log: Log
   const socket = req.socket as CountedSocket;
   const queued = (socket[queuedAnswers] ?? 0) + 1;
   if (queued > MAX_QUEUED_ANSWERS) {
-    if (!socket.destroyed && log.enabled('debug')) {
-      log.debug(
-        { event: 'pipeline-limit', limit: MAX_QUEUED_ANSWERS, remoteAddress: socket.remoteAddress },
-        `probe server: more than ${MAX_QUEUED_ANSWERS} pipelined answers unread; closing the connection`,
-      );
-    }
+    if (!socket.destroyed) logPipelineLimit(log, socket.remoteAddress);
     socket.destroy();
     return false;
   }
@@ -107,12 +104,12 @@ export const listenHttp: Listen = (answerer: Answerer, host, port, limits, log) 
     // node:http hands the socket over without its error listener: a client that resets while the
     // answer is written (EPIPE) must not become an uncaught exception in the host process.
     socket.on('error', () => socket.destroy());
-    endThenDestroy(socket, refusalBytes(METHOD_NOT_ALLOWED));
+    endThenDestroy(socket, refusalBytes(CONNECT_REFUSAL));
   });
   // node:http's own answer to an unknown `Expect` is a bare 417 without the probe's headers.
   server.on('checkExpectation', (_req: IncomingMessage, res: ServerResponse) => {
-    res.writeHead(EXPECTATION_FAILED.status, EXPECTATION_FAILED.headers as string[]);
-    res.end(EXPECTATION_FAILED.body);
+    res.writeHead(EXPECTATION_REFUSAL.status, EXPECTATION_REFUSAL.headers as string[]);
+    res.end(EXPECTATION_REFUSAL.body);
   });
 
   return bind(server, host, port, log).then((bound) =>

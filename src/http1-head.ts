@@ -7,8 +7,9 @@
 // refused at once, not held until the headers timeout. The header-size rule is node:http's: the
 // bytes of the target, the field names and the field values (without the whitespace before a
 // value) count, and a head is refused with 431 as soon as they reach `maxHeaderSize`. Where the
-// reader stays stricter than llhttp, the README says why (Design, "node:http vs node:net").
+// reader stays stricter than llhttp, docs/design.md says why ("node:http vs node:net").
 
+import { announcesBody, missingHost } from './http1-policy.js';
 
 /** A parsed request head. Shared between requests (see the head cache): never mutated. */
 export interface Head {
@@ -44,7 +45,7 @@ export type HeadVerdict = typeof INCOMPLETE | typeof INVALID | typeof TOO_LARGE;
  * Most raw bytes of one head held while it is read, as a multiple of maxHeaderSize. node:http
  * does not count the whitespace, colons and line ends, and holds nothing (llhttp streams); the
  * reader keeps the head's bytes, so it bounds them too: only a head padded with more whitespace
- * than it has content reaches this (a kept difference, see the README).
+ * than it has content reaches this (a kept difference, see docs/design.md).
  */
 export const RAW_HEAD_FACTOR = 2;
 
@@ -362,10 +363,9 @@ export function parseHead(text: string, counted: number): Head | undefined {
     target: requestLine[2]!,
     accept,
     keepAlive: !connectionClose && (http11 || connectionKeepAlive),
-    // As announcesBody in probe.ts, which the node:http path uses.
-    announcesBody: transferEncoding || (contentLength !== undefined && contentLength !== '0'),
+    announcesBody: announcesBody(contentLength, transferEncoding),
     expect: !http11 || expect === undefined ? EXPECT_NONE : CONTINUE.test(expect) ? EXPECT_CONTINUE : EXPECT_FAILED,
-    missingHost: http11 && hosts === 0,
+    missingHost: missingHost(http11, hosts),
     counted,
   });
 }

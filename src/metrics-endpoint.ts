@@ -1,29 +1,14 @@
-// `/metrics`: counts every finished check run from the probe's 'check' event, and answers a scrape
-// with a snapshot of the state, the verdicts and the checks' latest outcomes, rendered by
-// metrics.ts. A scrape never runs a check. Loaded only by probes created with `metrics: true`.
+// `/metrics`: counts every finished check run, and answers a scrape with a snapshot of the state,
+// the verdicts and the checks' latest outcomes, rendered by metrics.ts. The verdicts are the
+// responder's own (the same decision as `/health` and `/ready`, from recorded outcomes): a scrape
+// never runs a check. Loaded only by probes created with `metrics: true`, on either thread.
 
-import type { CheckAffects, CheckInfo } from './checks.js';
+import type { CheckAffects } from './checks.js';
 import { OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE, renderMetrics, type CheckMetrics, type MetricsSnapshot } from './metrics.js';
 import { renderResponse, type RenderedResponse } from './render.js';
-import type { Endpoint, MetricsFormat } from './routes.js';
-import type { ServiceState } from './state.js';
-import { checksVerdict, evaluates, type CheckOutcome, type Verdict } from './verdict.js';
-
-/** What the endpoint reads from its probe; nothing here runs a check. */
-export interface MetricsSource {
-  /** Subscribes to every finished check run (the probe's `'check'` event). */
-  onCheck(listener: (outcome: CheckOutcome) => void): void;
-  state(): ServiceState;
-  /** The verdict of an endpoint from the state alone, exactly as the endpoints take it. */
-  stateVerdict(endpoint: Endpoint): Verdict;
-  /** Every registered check with its latest outcome (`CheckRegistry.list`). */
-  checks(): readonly CheckInfo[];
-  /**
-   * Worker mode: the main thread's observed stall, and the stall verdict while a threshold is
-   * passed (it counts in `up` and `ready` as in `/health` and `/ready`). Inline probes have none.
-   */
-  stall?(): { readonly ms: number; readonly outcome: CheckOutcome | undefined };
-}
+import type { Responder } from './responder.js';
+import type { MetricsFormat } from './routes.js';
+import type { CheckOutcome, DetailedVerdict } from './verdict.js';
 
 /** The counters of every check, as carried from the main thread to the worker thread (worker mode). */
 export type CheckCounts = readonly (readonly [name: string, counts: Counts])[];
@@ -37,14 +22,14 @@ interface Counts {
 
 /** The `/metrics` endpoint of one probe. */
 export class MetricsEndpoint {
-  readonly #source: MetricsSource;
+  readonly #responder: Responder;
   readonly #counts = new Map<string, Counts>();
 
   /** `earlier`: runs that finished before the endpoint existed (while this module loaded). */
-  constructor(source: MetricsSource, earlier: readonly CheckOutcome[] = []) {
-    this.#source = source;
+  constructor(responder: Responder, earlier: readonly CheckOutcome[] = []) {
+    this.#responder = responder;
     for (const outcome of earlier) this.#record(outcome);
-    source.onCheck((outcome) => this.#record(outcome));
+    responder.view.checks.onFinished((outcome) => this.#record(outcome));
   }
 
   #record(outcome: CheckOutcome): void {
@@ -76,11 +61,8 @@ export class MetricsEndpoint {
 
   /** The state, the verdicts and every check's figures, now. Runs nothing. */
   snapshot(): MetricsSnapshot {
-    const registered = this.#source.checks();
-    const outcomes: CheckOutcome[] = [];
-    for (const check of registered) if (check.last !== undefined) outcomes.push(check.last);
-    const stall = this.#source.stall?.();
-    if (stall?.outcome !== undefined) outcomes.push(stall.outcome);
+    const view = this.#responder.view;
+    const registered = view.checks.list();
     const checks: CheckMetrics[] = [];
     for (const check of registered) {
       const counts = this.#counts.get(check.name);
@@ -100,20 +82,20 @@ export class MetricsEndpoint {
       const names = new Set(registered.map((check) => check.name));
       for (const name of this.#counts.keys()) if (!names.has(name)) this.#counts.delete(name);
     }
+    const stallMs = view.stall?.stallMs();
     return {
-      state: this.#source.state(),
-      up: this.#passes('health', outcomes),
-      ready: this.#passes('ready', outcomes),
-      started: this.#source.stateVerdict('started').status === 200,
+      state: view.state,
+      up: this.#passes('health'),
+      ready: this.#passes('ready'),
+      started: this.#passes('started'),
       checks,
-      eventLoopStallSeconds: stall === undefined ? undefined : stall.ms / 1000,
+      eventLoopStallSeconds: stallMs === undefined ? undefined : stallMs / 1000,
     };
   }
 
-  // The endpoints' own decision (verdict.ts) over the checks they evaluate, fed with latest outcomes.
-  #passes(endpoint: Endpoint, outcomes: readonly CheckOutcome[]): boolean {
-    const counted = outcomes.filter((outcome) => evaluates(endpoint, outcome));
-    return checksVerdict(endpoint, this.#source.stateVerdict(endpoint), counted).status === 200;
+  // The endpoints' own verdicts, from the outcomes recorded so far (a `recorded` verdict is at once).
+  #passes(endpoint: 'health' | 'ready' | 'started'): boolean {
+    return (this.#responder.verdict(endpoint, undefined, 'recorded') as DetailedVerdict).pass;
   }
 
   /** The scrape's response: always 200, in the format the route negotiated. */

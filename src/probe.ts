@@ -1,26 +1,24 @@
-// Probe: the state, the checks, and the one decision entry, `answer()`: route → verdict → render.
-// Every transport asks it (the node:net reader, the node:http server, `handle()` in someone else's
-// server) and writes what it gets back, so all send the same bytes. No socket is written here.
+// Probe: the state, the checks, the events and the lifecycle of one probe. What its answers are is
+// its responder's business (responder.ts), built here from the probe's own view (state, flags,
+// check registry); every transport asks that responder (the node:net reader, the node:http server,
+// `handle()` in someone else's server, gRPC health), and in worker mode the worker thread builds
+// the same responder from shared memory. No socket is written here.
 
 import { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { CheckRegistry, type CheckFunction, type CheckInfo, type CheckOptions } from './checks.js';
+import { CheckRegistry, type CheckFunction, type CheckOptions } from './checks.js';
 import { ProbeArgumentError, ProbeStartError } from './errors.js';
 import { acceptOf, clearHostHeaders, NEVER_CLOSING, respond } from './http-response.js';
 import { createLog, isFieldsFirstLogger, type Log, type ProbeLogger } from './log.js';
-import { answerRoute, type AnswerSource } from './answer.js';
 import { toBoolean, toHost, toOptions, toPort, toPrefix, toState, type AddressInput } from './options.js';
-import type { MetricsEndpoint } from './metrics-endpoint.js';
-import type { GrpcTransport } from './grpc/http2-transport.js';
-import type { HealthSource } from './grpc/health-service.js';
-import { RESERVED_SERVICE_NAMES } from './grpc/service-names.js';
-import type { Socket } from 'node:net';
+import { RESERVED_SERVICE_NAMES } from './grpc/health-service.js';
 import type { RenderedResponse } from './render.js';
-import { compilePaths, route, type MetricsFormat, type PathTable, type ProbePaths, type Route } from './routes.js';
+import { Responder, type ProbeView } from './responder.js';
+import { compilePaths, type ProbePaths } from './routes.js';
 import { resolveLimits, type BoundAddress, type Listen, type ProbeServer, type ServerLimits } from './server-core.js';
 import { Shutdown, type ShutdownHook, type ShutdownHookOptions, type ShutdownOptions, type ShutdownResult, type TrackableServer } from './shutdown.js';
 import { ServiceState } from './state.js';
-import { stateVerdict, type CheckOutcome } from './verdict.js';
+import type { CheckOutcome } from './verdict.js';
 import { toWorkerOptions, workerFromEnvironment, type ResolvedWorkerOptions, type WorkerOptions } from './worker/options.js';
 import type { WorkerServer } from './worker/main-side.js';
 import { STALL_CHECK_NAME } from './worker/stall.js';
@@ -73,7 +71,7 @@ export interface ProbeOptions {
    * What reads requests on the standalone server. `'net'` (the default): the probe's own strict
    * HTTP/1.1 request-head reader on node:net, about 1.5–2x the throughput of node:http for a
    * fraction of its CPU per request. `'http'`: node:http. Both send the same bytes and obey the same
-   * limits; see the README's "Standalone server: node:http or node:net". `probe.handle()` always
+   * limits; see docs/design.md, "Standalone server: node:http or node:net". `probe.handle()` always
    * serves through the host's own server. Without this option, the `SERVICE_PROBE_SERVER`
    * environment variable (`net` or `http`) decides, so a whole test suite can run on either.
    */
@@ -160,7 +158,7 @@ export class Probe extends EventEmitter<ProbeEvents> {
   readonly #checks: CheckRegistry;
   readonly #exposeDetails: boolean;
   readonly #serverKind: ServerKind;
-  readonly #paths: { standalone: PathTable; mounted: PathTable };
+  readonly #responder: Responder;
   readonly #workerOptions: ResolvedWorkerOptions | undefined;
   // The worker server while it runs (worker mode): told of every change its answers depend on.
   #worker: WorkerServer | undefined;
@@ -173,14 +171,6 @@ export class Probe extends EventEmitter<ProbeEvents> {
   #stopping: Promise<void> | undefined;
   #shutdown: Shutdown | undefined;
   #readyWhileDraining = false;
-  // `/metrics`: a promise while its module loads (only probes with `metrics: true` load it).
-  #metrics: MetricsEndpoint | Promise<MetricsEndpoint> | undefined;
-  readonly #metricsEnabled: boolean;
-  readonly #source = this.#createSource();
-  readonly #grpcEnabled: boolean;
-  #grpc: Promise<GrpcTransport> | undefined;
-  // Told after anything that may change a verdict (gRPC Watch listens here).
-  readonly #verdictListeners = new Set<() => void>();
 
   constructor(options?: ProbeOptions) {
     super();
@@ -194,8 +184,8 @@ export class Probe extends EventEmitter<ProbeEvents> {
     this.#limits = resolveLimits(given, 'options');
     this.#exposeDetails = given.exposeDetails === undefined ? false : toBoolean(given.exposeDetails, 'options.exposeDetails');
     this.#serverKind = toServerKind(given.server);
-    this.#metricsEnabled = given.metrics === undefined ? false : toBoolean(given.metrics, 'options.metrics');
-    this.#paths = compilePaths(given.paths, 'options.paths', this.#metricsEnabled);
+    const metrics = given.metrics === undefined ? false : toBoolean(given.metrics, 'options.metrics');
+    const paths = compilePaths(given.paths, 'options.paths', metrics);
     this.#workerOptions = toWorkerOptions(given.worker, 'options.worker');
     if (this.#workerOptions !== undefined && given.server === 'http') {
       throw new ProbeArgumentError('options.server', "'net' or left out with worker mode (the worker runs the node:net reader)", given.server);
@@ -207,18 +197,16 @@ export class Probe extends EventEmitter<ProbeEvents> {
     if (grpc === true && !netReader) {
       throw new ProbeArgumentError('options.grpc', "false or left out with server: 'http' (gRPC needs the default server, 'net')", given.grpc);
     }
-    this.#grpcEnabled = grpc !== false && netReader;
     this.#log = createLog(given.logger, given.logFields === undefined ? isFieldsFirstLogger(given.logger) : toBoolean(given.logFields, 'options.logFields'));
-    this.#checks = new CheckRegistry(this.#log, (outcome) => {
+    this.#checks = new CheckRegistry(this.#log);
+    this.#checks.onFinished((outcome) => {
       this.#worker?.checkFinished(outcome);
       this.emit('check', outcome);
-      this.#verdictChanged();
+      this.#responder.notify();
     });
     if (this.#state === ServiceState.Ready) this.#started = true;
-    if (this.#metricsEnabled) {
-      this.#metrics = this.#loadMetrics();
-      this.#metrics.catch((error: unknown) => this.#log.error({ event: 'metrics-load-failed', err: error }, `probe: loading the metrics endpoint failed: ${String(error)}`));
-    }
+    this.#responder = new Responder(this.#createView(), { paths, limits: this.#limits, log: this.#log, grpc: grpc !== false && netReader, metrics });
+    responders.set(this, this.#responder);
   }
 
   /** The current state. */
@@ -236,7 +224,7 @@ export class Probe extends EventEmitter<ProbeEvents> {
     if (next === ServiceState.Ready) this.markStarted();
     this.#worker?.stateChanged();
     this.emit('change', next, previous);
-    this.#verdictChanged();
+    this.#responder.notify();
   }
 
   /** True once the probe has been READY or `markStarted()` was called; `/started` then answers 200 for good. */
@@ -250,7 +238,7 @@ export class Probe extends EventEmitter<ProbeEvents> {
     this.#started = true;
     this.#worker?.stateChanged();
     this.#resolveStarted?.();
-    this.#verdictChanged();
+    this.#responder.notify();
   }
 
   /** Resolves once the probe has started (see {@link Probe.started}). */
@@ -285,8 +273,9 @@ export class Probe extends EventEmitter<ProbeEvents> {
       const server =
         this.#workerOptions !== undefined
           ? (this.#worker = await this.#listenInWorker(host, port, this.#workerOptions))
-          : await (await loadTransport(this.#serverKind))(this, host, port, this.#limits, this.#log, this.#grpcEnabled ? (socket) => this.#serveGrpc(socket) : undefined);
+          : await (await loadTransport(this.#serverKind))(this.#responder, host, port, this.#limits, this.#log, this.#responder.acceptHttp2);
       this.#server = server;
+      this.#responder.open();
       this.#stopping = undefined;
       this.#checks.open();
       if (state !== undefined) this.setState(state);
@@ -315,10 +304,7 @@ export class Probe extends EventEmitter<ProbeEvents> {
     if (server === undefined) {
       return this.#starting === undefined ? Promise.resolve() : this.#starting.then(() => this.stop(), () => undefined);
     }
-    const grpc = this.#grpc;
-    this.#grpc = undefined;
-    const grpcStopped = grpc?.then((transport) => transport.stop(SHUTDOWN_GRACE_PERIOD_MS), () => undefined);
-    this.#stopping = Promise.all([server.stop(SHUTDOWN_GRACE_PERIOD_MS), grpcStopped]).then(([inTime]) => {
+    this.#stopping = Promise.all([server.stop(SHUTDOWN_GRACE_PERIOD_MS), this.#responder.stop(SHUTDOWN_GRACE_PERIOD_MS)]).then(([inTime]) => {
       if (this.#server === server) this.#server = undefined;
       if (this.#worker === server) this.#worker = undefined;
       if (!inTime) this.#log.error({ event: 'stop-forced', graceMs: SHUTDOWN_GRACE_PERIOD_MS }, `Service probe did not stop within ${SHUTDOWN_GRACE_PERIOD_MS} ms; open connections were closed`);
@@ -339,7 +325,8 @@ export class Probe extends EventEmitter<ProbeEvents> {
    *                (leading slash, no trailing slash); default `''`
    */
   handle(req: IncomingMessage, res: ServerResponse, prefix = ''): boolean {
-    const answer = this.answer(req.method ?? '', req.url ?? '', acceptOf(req), prefix);
+    if (prefix !== '') toPrefix(prefix, 'prefix');
+    const answer = this.#responder.answer(req.method ?? '', req.url ?? '', acceptOf(req), prefix);
     if (answer === undefined) return false;
     clearHostHeaders(res);
     respond(req, res, answer, NEVER_CLOSING, this.#log);
@@ -347,9 +334,9 @@ export class Probe extends EventEmitter<ProbeEvents> {
   }
 
   /**
-   * The one decision entry: the answer to a request, as every transport asks it (the standalone
-   * servers, {@link Probe.handle}, and any other). Returns the rendered response (status, header
-   * list, body) at once when no check has to run, a promise of it when one does (it never
+   * The answer to a request, decided as every transport of the probe decides it (the standalone
+   * servers, {@link Probe.handle}, the worker thread). Returns the rendered response (status,
+   * header list, body) at once when no check has to run, a promise of it when one does (it never
    * rejects), or `undefined` for a path the probe does not own when mounted under `prefix`.
    * Without `prefix` the probe owns every path: a foreign one answers 404.
    *
@@ -374,9 +361,7 @@ export class Probe extends EventEmitter<ProbeEvents> {
     if (typeof target !== 'string') throw new ProbeArgumentError('target', 'a string', target);
     if (accept !== undefined && typeof accept !== 'string') throw new ProbeArgumentError('accept', 'a string or undefined', accept);
     if (prefix !== undefined && prefix !== '') toPrefix(prefix, 'prefix');
-    const routed = route(method, target, accept, prefix, prefix === undefined ? this.#paths.standalone : this.#paths.mounted);
-    if (prefix !== undefined && routed.kind !== 'probe' && routed.kind !== 'metrics' && !routed.owned) return undefined;
-    return this.#answer(routed);
+    return this.#responder.answer(method, target, accept, prefix);
   }
 
   /**
@@ -398,7 +383,7 @@ export class Probe extends EventEmitter<ProbeEvents> {
     }
     this.#checks.add(name, check, options);
     this.#worker?.checksChanged();
-    this.#verdictChanged();
+    this.#responder.notify();
   }
 
   /** Removes a check (its timer and monitor stop). Returns `false` if there was none of that name. */
@@ -406,7 +391,7 @@ export class Probe extends EventEmitter<ProbeEvents> {
     const removed = this.#checks.remove(name);
     if (removed) {
       this.#worker?.checksChanged();
-      this.#verdictChanged();
+      this.#responder.notify();
     }
     return removed;
   }
@@ -455,7 +440,7 @@ export class Probe extends EventEmitter<ProbeEvents> {
   }
 
   /**
-   * The graceful shutdown sequence (see the README's "Graceful shutdown"). Options default to those
+   * The graceful shutdown sequence (see docs/shutdown.md). Options default to those
    * given to {@link Probe.handleSignals}, then to {@link shutdownDefaults}. Idempotent: every call
    * returns the same promise, which resolves only when `exit` is false.
    */
@@ -475,38 +460,11 @@ export class Probe extends EventEmitter<ProbeEvents> {
       setReadyWhileDraining: (on) => {
         this.#readyWhileDraining = on;
         this.#worker?.stateChanged();
-        this.#verdictChanged();
+        this.#responder.notify();
       },
       stopProbe: () => this.stop(),
     });
     return this.#shutdown;
-  }
-
-  #answerMetrics(format: MetricsFormat): RenderedResponse | Promise<RenderedResponse> {
-    const metrics = this.#metrics!;
-    return metrics instanceof Promise ? metrics.then((loaded) => loaded.answer(format)) : metrics.answer(format);
-  }
-
-  // The module loads in the background; runs that finish meanwhile are kept for its counters.
-  async #loadMetrics(): Promise<MetricsEndpoint> {
-    const earlier: CheckOutcome[] = [];
-    const keep = (outcome: CheckOutcome): void => {
-      earlier.push(outcome);
-    };
-    this.on('check', keep);
-    const { MetricsEndpoint } = await import('./metrics-endpoint.js');
-    this.off('check', keep);
-    const endpoint = new MetricsEndpoint(
-      {
-        onCheck: (listener) => this.on('check', listener),
-        state: () => this.#state,
-        stateVerdict: (endpoint) => stateVerdict(endpoint, this.#state, this.#started, this.#readyWhileDraining),
-        checks: () => this.#checks.list(),
-      },
-      earlier,
-    );
-    this.#metrics = endpoint;
-    return endpoint;
   }
 
   // Worker mode: node:worker_threads and the worker's code load only here, on first use. The
@@ -514,70 +472,13 @@ export class Probe extends EventEmitter<ProbeEvents> {
   // hands its counters to every worker started.
   async #listenInWorker(host: string | undefined, port: number, options: ResolvedWorkerOptions): Promise<WorkerServer> {
     const { listenInWorker } = await import('./worker/main-side.js');
-    const metrics = this.#metrics === undefined ? undefined : await this.#metrics;
+    const metrics = await this.#responder.metricsEndpoint();
     const metricsCounts = metrics === undefined ? undefined : () => metrics.counts();
-    return listenInWorker(this.#source, host, port, this.#limits, this.#paths.standalone, this.#log, options, { grpc: this.#grpcEnabled, metricsCounts });
+    return listenInWorker(this.#responder.view, host, port, this.#limits, this.#responder.paths.standalone, this.#log, options, { grpc: this.#responder.acceptHttp2 !== undefined, metricsCounts });
   }
 
-  // The decision is answer.ts's, shared with the worker thread (worker mode); `/metrics` is the
-  // main thread's own. With `latest`, on-demand checks that have a result are not run again (see
-  // CheckRegistry.evaluate; gRPC Watch).
-  #answer(routed: Route, latest = false): RenderedResponse | Promise<RenderedResponse> {
-    if (routed.kind === 'metrics') return this.#answerMetrics(routed.format);
-    return answerRoute(routed, this.#source, latest);
-  }
-
-  /**
-   * The verdict source of gRPC health checking (src/grpc/): the HTTP status `GET target` answers,
-   * decided by the same code as the HTTP endpoints, and a way to hear of verdict changes.
-   * @internal
-   */
-  healthSource(): HealthSource {
-    return {
-      status: (target, latest) => {
-        // The default path table: service names map to the default paths, whatever `paths` renames.
-        const answer = this.#answer(route('GET', target, undefined), latest);
-        return answer instanceof Promise ? answer.then((settled) => settled.status) : answer.status;
-      },
-      checkNames: () => this.#checks.names(),
-      subscribe: (listener) => {
-        this.#verdictListeners.add(listener);
-        return () => this.#verdictListeners.delete(listener);
-      },
-    };
-  }
-
-  #verdictChanged(): void {
-    for (const listener of this.#verdictListeners) {
-      try {
-        listener();
-      } catch (error) {
-        this.#log.error({ event: 'verdict-listener-failed', err: error }, `probe: a verdict listener failed: ${String(error)}`);
-      }
-    }
-  }
-
-  // A connection that started with the HTTP/2 preface (raw-server.ts): the gRPC code and node:http2
-  // are loaded on the first one.
-  #serveGrpc(socket: Socket): void {
-    if (this.#stopping !== undefined) {
-      // A preface completed after stop() began: no new transport for it.
-      socket.destroy();
-      return;
-    }
-    this.#grpc ??= import('./grpc/http2-transport.js').then(({ GrpcTransport }) => new GrpcTransport(this.healthSource(), this.#limits, this.#log));
-    this.#grpc.then(
-      (transport) => transport.accept(socket),
-      (error: unknown) => {
-        this.#log.error({ event: 'grpc-load-failed', err: error }, `probe: cannot load the gRPC transport: ${String(error)}`);
-        socket.destroy();
-      },
-    );
-  }
-
-  // What answer.ts reads on the main thread (this probe's own state and check registry), and what
-  // worker mode's main side reads to feed the worker.
-  #createSource(): AnswerSource & { checks(): CheckInfo[] } {
+  // The probe's own view, read by its responder and, in worker mode, copied to the worker thread.
+  #createView(): ProbeView {
     const probe = this;
     return {
       get state() {
@@ -589,17 +490,19 @@ export class Probe extends EventEmitter<ProbeEvents> {
       get readyWhileDraining() {
         return probe.#readyWhileDraining;
       },
-      get exposeDetails() {
-        return probe.#exposeDetails;
-      },
-      get hasChecks() {
-        return probe.#checks.size > 0;
-      },
-      evaluate: (selection, latest) => this.#checks.evaluate(selection, latest),
-      checks: () => this.#checks.list(),
-      evaluationFailed: (error) => this.#log.error({ event: 'evaluation-failed', err: error }, `probe: evaluating checks failed: ${String(error)}`),
+      exposeDetails: this.#exposeDetails,
+      checks: this.#checks,
     };
   }
+}
+
+// The responder of every probe, for the package's own modules that serve a probe from outside
+// (syncGrpcHealth): not a member, so that it is no part of the Probe type users see.
+const responders = new WeakMap<Probe, Responder>();
+
+/** The responder of a probe made by {@link createProbe}, or `undefined` for anything else. */
+export function responderOf(probe: unknown): Responder | undefined {
+  return typeof probe === 'object' && probe !== null ? responders.get(probe as Probe) : undefined;
 }
 
 // A transport (with its node module: node:net, or node:http, which alone costs a few ms) loads

@@ -5,23 +5,34 @@
 // in the same order, Date, Connection and Keep-Alive as node:http writes them), obeys the same
 // limits (431 past maxHeaderSize, 400 for a malformed head, 408 for a slow one, keep-alive and
 // silence timeouts, the connection cap that closes the oldest) and stops within the same grace.
-// Like every transport it only carries bytes: each request goes to `Probe.answer` (an Answerer);
-// the limits, bind, the cap, the serializer and the stop are the server core's (server-core.ts).
+// Like every transport it only carries bytes: each request goes to the probe's responder (an
+// Answerer, responder.ts), HEAD, `Connection` and the fixed refusals follow the HTTP/1 policy
+// (http1-policy.ts), and the limits, bind, the cap, the serializer and the stop are the server
+// core's (server-core.ts).
 //
 // The default (`server: 'net'`) since it passed the whole test and reliability suite; node:http
-// stays available as `server: 'http'`. Why, and the figures: README, "Standalone server: node:http
-// or node:net".
+// stays available as `server: 'http'`. Why, and the figures: docs/design.md, "Standalone server:
+// node:http or node:net".
 
 import type { Socket } from 'node:net';
 import type { Log } from './log.js';
 import { EXPECT_FAILED, EXPECT_NONE, HeadReader, INCOMPLETE, TOO_LARGE, type Head } from './http1-head.js';
-import { BAD_REQUEST, EXPECTATION_FAILED, HEADERS_TOO_LARGE, METHOD_NOT_ALLOWED, REQUEST_TIMEOUT, withConnectionClose, type RenderedResponse } from './render.js';
+import {
+  CONNECT_REFUSAL,
+  CONTINUE_BYTES,
+  deliver,
+  EXPECTATION_REFUSAL,
+  isProbeMethod,
+  logPipelineLimit,
+  MAX_QUEUED_ANSWERS,
+  MISSING_HOST_REFUSAL,
+} from './http1-policy.js';
+import { BAD_REQUEST, HEADERS_TOO_LARGE, REQUEST_TIMEOUT, type RenderedResponse } from './render.js';
 import {
   bind,
   cachedSerializer,
   currentDate,
   endThenDestroy,
-  MAX_QUEUED_ANSWERS,
   OpenConnections,
   refusalBytes,
   serialize,
@@ -34,9 +45,6 @@ import {
 
 // The CommonJS exports object: an ES import of a built-in evaluates all its exports.
 const { createServer } = process.getBuiltinModule('node:net');
-
-// What node:http's writeContinue() sends before the answer.
-const CONTINUE_BYTES = Buffer.from('HTTP/1.1 100 Continue\r\n\r\n', 'latin1');
 
 // The HTTP/2 connection preface (RFC 9113 §3.4), which a prior-knowledge client (gRPC over
 // cleartext, as kubelet's grpc probe) sends first.
@@ -124,7 +132,7 @@ export const listenRaw: Listen = (answerer: Answerer, host: string | undefined, 
         // The order in which node:http (with the node:http path's listeners) looks at a request.
         if (head.method === 'CONNECT') {
           // node:http hands CONNECT to the 'connect' listener, which answers fixed bytes.
-          this.finish(refusalBytes(METHOD_NOT_ALLOWED));
+          this.finish(refusalBytes(CONNECT_REFUSAL));
           return;
         }
         if (head.expect !== EXPECT_NONE) {
@@ -132,7 +140,7 @@ export const listenRaw: Listen = (answerer: Answerer, host: string | undefined, 
             // Any Expect other than 100-continue goes to the checkExpectation listener: the
             // fixed 417 (with its own `Connection: close`), the request neither routed nor
             // checked for Host.
-            this.finish(bytesFor(EXPECTATION_FAILED, false, head.method === 'HEAD', now));
+            this.finish(bytesFor(EXPECTATION_REFUSAL, false, head.method === 'HEAD', now));
             return;
           }
           this.socket.write(CONTINUE_BYTES);
@@ -142,17 +150,12 @@ export const listenRaw: Listen = (answerer: Answerer, host: string | undefined, 
           // unwritten, and the node:http path closes a connection past MAX_QUEUED_ANSWERS.
           this.done = true;
           this.pending = undefined;
-          if (log.enabled('debug')) {
-            log.debug(
-              { event: 'pipeline-limit', limit: MAX_QUEUED_ANSWERS, remoteAddress: this.socket.remoteAddress },
-              `probe server: more than ${MAX_QUEUED_ANSWERS} pipelined answers unread; closing the connection`,
-            );
-          }
+          logPipelineLimit(log, this.socket.remoteAddress);
           this.socket.destroy();
           return;
         }
         if (head.missingHost) {
-          this.finish(bytesFor(BAD_REQUEST, false, head.method === 'HEAD', now));
+          this.finish(bytesFor(MISSING_HOST_REFUSAL, false, head.method === 'HEAD', now));
           return;
         }
         const answer = answerer.answer(head.method, head.target, head.accept);
@@ -208,18 +211,12 @@ export const listenRaw: Listen = (answerer: Answerer, host: string | undefined, 
       else resume();
     }
 
-    // Writes the answer; false once the connection is closing. HEAD and `Connection` are decided
-    // here, from the request and this server's own state.
-    write(head: Head, response: RenderedResponse, now: number): boolean {
-      const isHead = head.method === 'HEAD';
-      const simple = head.method === 'GET' || head.method === 'HEAD';
-      const keepAlive = head.keepAlive && simple && !head.announcesBody && !stopping;
-      if (!keepAlive && (head.announcesBody || stopping || !simple)) {
-        // Same as the node:http path: an explicit `Connection: close` among the headers.
-        this.finish(serialize(withConnectionClose(response), currentDate(now), false, isHead, keepAliveSeconds));
-        return false;
-      }
-      const bytes = bytesFor(response, keepAlive, isHead, now);
+    // Writes the answer as the HTTP/1 policy delivers it; false once the connection is closing.
+    // The reader reads request heads only, so it closes after any method other than GET and HEAD.
+    write(head: Head, answer: RenderedResponse, now: number): boolean {
+      const { response, keepAlive, body } = deliver(answer, head, stopping || !isProbeMethod(head.method));
+      // A response of the policy's own (with `Connection: close` added) is not a cached answer.
+      const bytes = response === answer ? bytesFor(response, keepAlive, !body, now) : serialize(response, currentDate(now), false, !body, keepAliveSeconds);
       if (keepAlive) {
         this.socket.write(bytes);
         return true;

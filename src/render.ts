@@ -2,7 +2,7 @@
 // probe writes comes from here, so the standalone server and `probe.handle()` send the same bytes.
 
 import { SERVICE_STATES, type ServiceState } from './state.js';
-import { checkStatus, type CheckOutcome, type DetailedVerdict } from './verdict.js';
+import { checkStatus, type CheckOutcome, type DetailedVerdict, type Verdict } from './verdict.js';
 
 /** A response ready to write: `headers` is a flat `[name, value, name, value, …]` list. */
 export interface RenderedResponse {
@@ -36,15 +36,21 @@ export function renderStateText(status: number, word: ServiceState): RenderedRes
   return renderResponse(status, TEXT_CONTENT_TYPE, word);
 }
 
-// Every plain answer there can be (4 state words × 200/503), built once: the hot path only looks
+/** The HTTP status of a verdict: 200 when the endpoint passes, 503 when it does not. */
+export function statusOf(verdict: Verdict): 200 | 503 {
+  return verdict.pass ? 200 : 503;
+}
+
+// Every plain answer there can be (4 state words × pass/fail), built once: the hot path only looks
 // one up.
 const STATE_TEXT = Object.fromEntries(
-  SERVICE_STATES.map((word) => [word, { 200: renderStateText(200, word), 503: renderStateText(503, word) }]),
-) as Record<ServiceState, Record<200 | 503, RenderedResponse>>;
+  SERVICE_STATES.map((word) => [word, { pass: renderStateText(200, word), fail: renderStateText(503, word) }]),
+) as Record<ServiceState, { pass: RenderedResponse; fail: RenderedResponse }>;
 
-/** The precomputed plain-text answer for a status (200 or 503) and state word: two property reads, no allocation. */
-export function stateText(status: 200 | 503, word: ServiceState): RenderedResponse {
-  return STATE_TEXT[word][status];
+/** The precomputed plain-text answer of a verdict (its state word): two property reads, no allocation. */
+export function stateText(verdict: Verdict): RenderedResponse {
+  const answers = STATE_TEXT[verdict.word];
+  return verdict.pass ? answers.pass : answers.fail;
 }
 
 /** 404 for paths that are not the probe's. A fixed body: no response ever echoes request input. */
@@ -125,7 +131,7 @@ export function renderHealthJson(verdict: DetailedVerdict, exposeDetails: boolea
  * check) is the same precomputed state-word answer as without checks.
  */
 export function renderDetailed(verdict: DetailedVerdict, format: 'text' | 'json', verbose: boolean, exposeDetails: boolean): RenderedResponse {
-  if (format === 'json') return renderResponse(verdict.status, HEALTH_JSON_CONTENT_TYPE, renderHealthJson(verdict, exposeDetails));
-  if (verbose || verdict.single) return renderResponse(verdict.status, TEXT_CONTENT_TYPE, renderVerboseText(verdict, exposeDetails));
-  return stateText(verdict.status, verdict.word);
+  if (format === 'json') return renderResponse(statusOf(verdict), HEALTH_JSON_CONTENT_TYPE, renderHealthJson(verdict, exposeDetails));
+  if (verbose || verdict.single) return renderResponse(statusOf(verdict), TEXT_CONTENT_TYPE, renderVerboseText(verdict, exposeDetails));
+  return stateText(verdict);
 }

@@ -14,8 +14,6 @@ export type Format = 'text' | 'json';
 export interface ProbeRoute {
   readonly kind: 'probe';
   readonly endpoint: Endpoint;
-  /** HEAD: same status and headers as GET, no body. */
-  readonly head: boolean;
   /** `/ready/<name>`, `/health/<name>`: evaluate this one check alone. */
   readonly check: string | undefined;
   /** `?verbose`: one line per check. */
@@ -31,14 +29,12 @@ export type MetricsFormat = 'prometheus' | 'openmetrics';
 /** `GET /metrics` (only when the probe was created with `metrics: true`). */
 export interface MetricsRoute {
   readonly kind: 'metrics';
-  readonly head: boolean;
   readonly format: MetricsFormat;
 }
 
 /** A request the probe answers with a fixed error. */
 export interface ErrorRoute {
   readonly kind: 'not-found' | 'method-not-allowed';
-  readonly head: boolean;
   /**
    * Whether the path is one of the probe's. `probe.handle()` leaves requests for paths it does not
    * own to the host server, whatever their method.
@@ -128,29 +124,25 @@ export const DEFAULT_PATH_TABLE: PathTable = compilePaths(undefined, 'paths').st
 const NO_EXCLUSIONS: readonly string[] = Object.freeze([]);
 
 // The hot path (no query, no JSON Accept) returns one of these shared objects: no allocation.
-function plainRoutes(head: boolean): Record<Endpoint, ProbeRoute> {
-  const make = (endpoint: Endpoint): ProbeRoute =>
-    Object.freeze({ kind: 'probe', endpoint, head, check: undefined, verbose: false, exclude: NO_EXCLUSIONS, format: 'text' });
-  return { health: make('health'), ready: make('ready'), started: make('started') };
+// HEAD routes as GET does: whether a body is written is the transport's business (http1-policy.ts).
+const PLAIN_ROUTES: Record<Endpoint, ProbeRoute> = {
+  health: plainRoute('health'),
+  ready: plainRoute('ready'),
+  started: plainRoute('started'),
+};
+function plainRoute(endpoint: Endpoint): ProbeRoute {
+  return Object.freeze({ kind: 'probe', endpoint, check: undefined, verbose: false, exclude: NO_EXCLUSIONS, format: 'text' });
 }
-const PLAIN_GET = plainRoutes(false);
-const PLAIN_HEAD = plainRoutes(true);
 
-// Four shared objects: `/metrics` allocates no route either.
-function metricsRoutes(head: boolean): Record<MetricsFormat, MetricsRoute> {
-  const make = (format: MetricsFormat): MetricsRoute => Object.freeze({ kind: 'metrics', head, format });
-  return { prometheus: make('prometheus'), openmetrics: make('openmetrics') };
-}
-const METRICS_GET = metricsRoutes(false);
-const METRICS_HEAD = metricsRoutes(true);
+// Two shared objects: `/metrics` allocates no route either.
+const METRICS_ROUTES: Record<MetricsFormat, MetricsRoute> = {
+  prometheus: Object.freeze({ kind: 'metrics', format: 'prometheus' }),
+  openmetrics: Object.freeze({ kind: 'metrics', format: 'openmetrics' }),
+};
 
-function errorRoute(kind: ErrorRoute['kind'], head: boolean, owned: boolean): ErrorRoute {
-  return Object.freeze({ kind, head, owned });
-}
-const NOT_FOUND_GET = errorRoute('not-found', false, false);
-const NOT_FOUND_HEAD = errorRoute('not-found', true, false);
-const METHOD_NOT_ALLOWED_OWNED = errorRoute('method-not-allowed', false, true);
-const METHOD_NOT_ALLOWED_OTHER = errorRoute('method-not-allowed', false, false);
+const NOT_FOUND_ROUTE: ErrorRoute = Object.freeze({ kind: 'not-found', owned: false });
+const NOT_ALLOWED_OWNED_ROUTE: ErrorRoute = Object.freeze({ kind: 'method-not-allowed', owned: true });
+const NOT_ALLOWED_OTHER_ROUTE: ErrorRoute = Object.freeze({ kind: 'method-not-allowed', owned: false });
 
 /**
  * Routes one request.
@@ -164,8 +156,7 @@ const METHOD_NOT_ALLOWED_OTHER = errorRoute('method-not-allowed', false, false);
  * @param paths   the probe's compiled path table (default: the default paths, standalone)
  */
 export function route(method: string | undefined, target: string | undefined, accept?: string, prefix = '', paths: PathTable = DEFAULT_PATH_TABLE): Route {
-  const head = method === 'HEAD';
-  const methodAllowed = head || method === 'GET';
+  const methodAllowed = method === 'GET' || method === 'HEAD';
   let path = target ?? '';
   if (path.charCodeAt(0) !== 47 /* '/' */) path = originFormOf(path);
 
@@ -177,13 +168,13 @@ export function route(method: string | undefined, target: string | undefined, ac
   }
   let endpoint: Endpoint | undefined;
   if (prefix !== '') {
-    if (!path.startsWith(prefix)) return notOwned(methodAllowed, head);
+    if (!path.startsWith(prefix)) return notOwned(methodAllowed);
     path = path.slice(prefix.length);
     // The prefix itself is the probe's root.
     if (path === '' || path === '/') endpoint = 'health';
-    else if (path.charCodeAt(0) !== 47) return notOwned(methodAllowed, head);
+    else if (path.charCodeAt(0) !== 47) return notOwned(methodAllowed);
   } else if (path === '/') {
-    if (!paths.answersRoot) return notOwned(methodAllowed, head);
+    if (!paths.answersRoot) return notOwned(methodAllowed);
     endpoint = 'health';
   }
 
@@ -191,24 +182,22 @@ export function route(method: string | undefined, target: string | undefined, ac
   let check: string | undefined;
   if (endpoint === undefined) {
     if (paths.metrics && (path === METRICS_PATH || path === '/metrics/')) {
-      if (!methodAllowed) return METHOD_NOT_ALLOWED_OWNED;
-      return (head ? METRICS_HEAD : METRICS_GET)[metricsFormatFromAccept(accept)];
+      return methodAllowed ? METRICS_ROUTES[metricsFormatFromAccept(accept)] : NOT_ALLOWED_OWNED_ROUTE;
     }
     const named = checkPath(path, paths);
-    if (named === undefined) return notOwned(methodAllowed, head);
+    if (named === undefined) return notOwned(methodAllowed);
     endpoint = named.endpoint;
     check = named.check;
   }
-  if (!methodAllowed) return METHOD_NOT_ALLOWED_OWNED;
+  if (!methodAllowed) return NOT_ALLOWED_OWNED_ROUTE;
 
   const format = formatFromAccept(accept);
-  if (query === '' && check === undefined && format === 'text') return head ? PLAIN_HEAD[endpoint] : PLAIN_GET[endpoint];
-  return withQuery({ endpoint, head, check, format }, query);
+  if (query === '' && check === undefined && format === 'text') return PLAIN_ROUTES[endpoint];
+  return withQuery({ endpoint, check, format }, query);
 }
 
-function notOwned(methodAllowed: boolean, head: boolean): ErrorRoute {
-  if (!methodAllowed) return METHOD_NOT_ALLOWED_OTHER;
-  return head ? NOT_FOUND_HEAD : NOT_FOUND_GET;
+function notOwned(methodAllowed: boolean): ErrorRoute {
+  return methodAllowed ? NOT_FOUND_ROUTE : NOT_ALLOWED_OTHER_ROUTE;
 }
 
 // Absolute-form (`GET http://host:11333/ready HTTP/1.1`, RFC 9112 §3.2.2) must be accepted by
@@ -292,7 +281,7 @@ export function metricsFormatFromAccept(accept: string | undefined): MetricsForm
   return openMetrics > 0 && openMetrics >= plain ? 'openmetrics' : 'prometheus';
 }
 
-function withQuery(base: { endpoint: Endpoint; head: boolean; check: string | undefined; format: Format }, query: string): ProbeRoute {
+function withQuery(base: { endpoint: Endpoint; check: string | undefined; format: Format }, query: string): ProbeRoute {
   let verbose = false;
   let format = base.format;
   const exclude: string[] = [];

@@ -1,8 +1,9 @@
 // The server core of the standalone probe servers (the node:net reader in raw-server.ts, node:http
 // in http-server.ts): limits, bind, the connection cap, the one serializer for every byte the
 // probe writes itself, end-then-destroy, and the graceful stop within a grace period. It knows
-// nothing of routing or verdicts (it asks an Answerer), and the transports never import each other,
-// only this. A new transport (gRPC on HTTP/2, a worker thread) adds a file that imports it too.
+// nothing of routing or verdicts (it asks an Answerer: the probe's responder) nor of the HTTP/1
+// rules (http1-policy.ts). The transports import this and the policy, never each other: a new
+// standalone server is one more file that does the same.
 
 import type { Server as NetServer, Socket } from 'node:net';
 import { ProbeArgumentError, ProbeStartError } from './errors.js';
@@ -30,9 +31,9 @@ export function reasonPhrase(status: number): string {
 }
 
 /**
- * What a transport asks for each request: `Probe.answer` in its standalone form (no mount prefix,
- * so every path gets an answer, 404 included). The transport writes what it gets back, adding
- * only what is its own business: HEAD (no body), `Connection` and framing.
+ * What a transport asks for each request: the probe's responder (responder.ts) in its standalone
+ * form (no mount prefix, so every path gets an answer, 404 included). The transport writes what
+ * it gets back, with HEAD and `Connection` as the HTTP/1 policy (http1-policy.ts) has them.
  */
 export interface Answerer {
   answer(method: string, target: string, accept: string | undefined): RenderedResponse | Promise<RenderedResponse>;
@@ -123,14 +124,6 @@ export type Listen = (
   /** Takes over a connection whose first bytes are the HTTP/2 preface (gRPC); transports that cannot tell leave it out. */
   onHttp2?: (socket: Socket) => void,
 ) => Promise<ProbeServer>;
-
-// node:http answers pipelined requests in order: each answer waits, in memory, behind the one
-// before it. A client that pipelines without reading makes it hold about 50 bytes per request,
-// read a megabyte at a time (1.5 MB per connection measured, so 1.5 GB at the connection cap).
-// Probe clients never pipeline deeply; past this many answers queued on one connection it is
-// closed, on both servers.
-/** Most answers queued unread on one connection; past it the connection is closed. */
-export const MAX_QUEUED_ANSWERS = 64;
 
 // ---- The serializer -------------------------------------------------------------------------
 
@@ -308,12 +301,6 @@ export function bind(server: NetServer, host: string | undefined, port: number, 
 }
 
 /**
- * The graceful stop of both servers: stop accepting; close idle connections now and again every
- * 25 ms (a request in flight when the stop began answers with `Connection: close` and goes idle);
- * destroy whatever is still open after `graceMs`. Resolves `true` if everything closed in time.
- * `closeIdle` is the transport's own: it alone knows which of its connections are idle.
- */
-/**
  * The handle of a bound standalone server: its connection count, and its stop (once, whatever
  * the number of calls): `beginStop` first (the transport's own flag, so answers from then on close
  * their connections), then {@link stopWithin}, then `afterStop` (the transport's own timers).
@@ -341,6 +328,12 @@ export function serverHandle(
   };
 }
 
+/**
+ * The graceful stop of both servers: stop accepting; close idle connections now and again every
+ * 25 ms (a request in flight when the stop began answers with `Connection: close` and goes idle);
+ * destroy whatever is still open after `graceMs`. Resolves `true` if everything closed in time.
+ * `closeIdle` is the transport's own: it alone knows which of its connections are idle.
+ */
 export function stopWithin(server: NetServer, open: OpenConnections<unknown>, closeIdle: () => void, graceMs: number, log: Log): Promise<boolean> {
   return new Promise<boolean>((resolve) => {
     let forced = false;

@@ -1,11 +1,14 @@
-// Pure: state and check results → status code, effective state word and the per-check statuses.
+// Pure: state and check results → whether an endpoint passes, the effective state word and the
+// per-check statuses. No HTTP here: render.ts turns a verdict into a status code, the gRPC health
+// service into a serving status (grpc/health-service.ts).
 
 import type { Endpoint } from './routes.js';
 import { SERVICE_STATES, ServiceState } from './state.js';
 
 /** What an endpoint answers. */
 export interface Verdict {
-  readonly status: 200 | 503;
+  /** The endpoint passes (HTTP 200, gRPC SERVING). */
+  readonly pass: boolean;
   /** The state word the body shows. */
   readonly word: ServiceState;
 }
@@ -38,7 +41,7 @@ export function stateVerdict(endpoint: Endpoint, state: ServiceState, started: b
 const VERDICTS = Object.fromEntries(
   SERVICE_STATES.map((word) => [
     word,
-    { pass: Object.freeze({ status: 200, word }), fail: Object.freeze({ status: 503, word }) },
+    { pass: Object.freeze({ pass: true, word }), fail: Object.freeze({ pass: false, word }) },
   ]),
 ) as Record<ServiceState, { pass: Verdict; fail: Verdict }>;
 
@@ -88,7 +91,7 @@ export function checkStatus(outcome: CheckOutcome): CheckStatus {
 
 /** A verdict with the check results behind it, for the verbose and JSON forms. */
 export interface DetailedVerdict extends Verdict {
-  /** The overall status in the IETF format: `fail` for a 503, `warn` when a check warns, else `pass`. */
+  /** The overall status in the IETF format: `fail` when the endpoint fails, `warn` when a check warns, else `pass`. */
   readonly health: CheckStatus;
   /** The results the endpoint evaluated, in registration order. */
   readonly checks: readonly CheckOutcome[];
@@ -122,13 +125,13 @@ export function checksVerdict(endpoint: Endpoint, base: Verdict, outcomes: reado
   let word: ServiceState = state;
   if (livenessFailed) word = ServiceState.Down;
   else if (readinessFailed && state === ServiceState.Ready) word = ServiceState.Up;
-  const status = base.status === 200 && !livenessFailed && !readinessFailed ? 200 : 503;
-  const health: CheckStatus = status === 503 ? 'fail' : warned ? 'warn' : 'pass';
-  return { status, word, health, checks: endpoint === 'started' ? [] : outcomes, single: false };
+  const pass = base.pass && !livenessFailed && !readinessFailed;
+  const health: CheckStatus = !pass ? 'fail' : warned ? 'warn' : 'pass';
+  return { pass, word, health, checks: endpoint === 'started' ? [] : outcomes, single: false };
 }
 
-/** The verdict of one check alone (`/ready/<name>`): 503 only when it fails and is critical. */
+/** The verdict of one check alone (`/ready/<name>`): fails only when the check fails and is critical. */
 export function singleCheckVerdict(state: ServiceState, outcome: CheckOutcome): DetailedVerdict {
   const health = checkStatus(outcome);
-  return { status: health === 'fail' ? 503 : 200, word: state, health, checks: [outcome], single: true };
+  return { pass: health !== 'fail', word: state, health, checks: [outcome], single: true };
 }

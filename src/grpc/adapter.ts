@@ -2,9 +2,10 @@
 // health service's statuses in step with the probe's verdicts. Duck-typed (anything with
 // `setStatus(service, status)`), so the probe depends on neither package.
 
+import type { Freshness } from '../checks.js';
 import { ProbeArgumentError } from '../errors.js';
-import type { Probe } from '../probe.js';
-import { knownServices, servingStatus, type HealthSource } from './health-service.js';
+import { responderOf, type Probe } from '../probe.js';
+import { knownServices, servingStatus } from './health-service.js';
 import { ServingStatus, type ServingStatusValue } from './serving-status.js';
 
 /** What {@link syncGrpcHealth} drives: grpc-health-check's `HealthImplementation`, or anything with this method. */
@@ -42,7 +43,8 @@ const WORDS: Record<ServingStatusValue, 'SERVING' | 'NOT_SERVING'> = {
  * ```
  */
 export function syncGrpcHealth(probe: Probe, health: GrpcHealthStatusSetter, options?: GrpcHealthSyncOptions): () => void {
-  if (typeof (probe as { healthSource?: unknown } | null)?.healthSource !== 'function') throw new ProbeArgumentError('probe', 'a Probe (from createProbe)', probe);
+  const source = responderOf(probe);
+  if (source === undefined) throw new ProbeArgumentError('probe', 'a Probe (from createProbe)', probe);
   if (typeof (health as { setStatus?: unknown } | null)?.setStatus !== 'function') {
     throw new ProbeArgumentError('health', 'an object with a setStatus(service, status) method, such as grpc-health-check\'s HealthImplementation', health);
   }
@@ -51,7 +53,6 @@ export function syncGrpcHealth(probe: Probe, health: GrpcHealthStatusSetter, opt
   if (fixed !== undefined && (!Array.isArray(fixed) || !fixed.every((name) => typeof name === 'string'))) {
     throw new ProbeArgumentError('options.services', 'an array of service names (strings)', fixed);
   }
-  const source: HealthSource = probe.healthSource();
   const shown = new Map<string, 'SERVING' | 'NOT_SERVING'>();
   let stopped = false;
   let busy = false;
@@ -64,7 +65,7 @@ export function syncGrpcHealth(probe: Probe, health: GrpcHealthStatusSetter, opt
   };
 
   // One pass over every service; one at a time, and one more if something changed meanwhile.
-  const update = (latest: boolean) => {
+  const update = (freshness: Freshness) => {
     if (stopped) return;
     if (busy) {
       again = true;
@@ -73,21 +74,21 @@ export function syncGrpcHealth(probe: Probe, health: GrpcHealthStatusSetter, opt
     busy = true;
     const services = fixed ?? knownServices(source);
     for (const service of shown.keys()) if (!services.includes(service)) set(service, 'NOT_SERVING');
-    const statuses = services.map((service) => servingStatus(source, service, latest));
-    const apply = (settled: readonly (ServingStatusValue | undefined)[]) => {
+    const statuses = services.map((service) => servingStatus(source, service, freshness));
+    const apply = (settled: readonly ServingStatusValue[]) => {
       busy = false;
-      settled.forEach((status, i) => set(services[i]!, WORDS[status ?? ServingStatus.SERVICE_UNKNOWN]));
+      settled.forEach((status, i) => set(services[i]!, WORDS[status]));
       if (again) {
         again = false;
-        update(true);
+        update('reuse');
       }
     };
     if (statuses.some((status) => status instanceof Promise)) Promise.all(statuses).then(apply, () => apply([]));
-    else apply(statuses as (ServingStatusValue | undefined)[]);
+    else apply(statuses as ServingStatusValue[]);
   };
 
-  const unsubscribe = source.subscribe(() => update(true));
-  update(false);
+  const unsubscribe = source.subscribe(() => update('reuse'));
+  update('run');
   return () => {
     stopped = true;
     unsubscribe();

@@ -1,16 +1,35 @@
-// Pure-ish: which probe verdict answers which gRPC health service name. The verdicts come from the
-// probe's own decision code, asked the same question the HTTP endpoints answer; nothing here
-// decides health itself.
+// Which verdict a gRPC health service name follows, and the one table from a verdict to a serving
+// status. The verdicts are the responder's (responder.ts), the very ones the HTTP endpoints
+// answer with; nothing here decides health itself.
 
+import type { Freshness } from '../checks.js';
+import type { Responder } from '../responder.js';
+import type { Endpoint } from '../routes.js';
+import type { Verdict } from '../verdict.js';
 import { ServingStatus, type ServingStatusValue } from './serving-status.js';
 
-// Check names (checks.ts NAME_PATTERN): only such a name can be a check's service, and it is
-// path-safe as it is.
+// Check names (checks.ts NAME_PATTERN): only such a name can be a check's service.
 const CHECK_NAME = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$/;
 
+/** What a service name asks about: an endpoint's verdict, or one check's verdict on `/ready`. */
+export interface ServiceQuery {
+  readonly endpoint: Endpoint;
+  readonly check: string | undefined;
+}
+
+const FIXED: ReadonlyMap<string, ServiceQuery> = new Map([
+  ['', { endpoint: 'ready', check: undefined }],
+  ['readiness', { endpoint: 'ready', check: undefined }],
+  ['liveness', { endpoint: 'health', check: undefined }],
+  ['startup', { endpoint: 'started', check: undefined }],
+]);
+
+/** Service names with a fixed meaning (`liveness`, `readiness`, `startup`); a check cannot take one of them. */
+export const RESERVED_SERVICE_NAMES: ReadonlySet<string> = new Set([...FIXED.keys()].filter((name) => name !== ''));
+
 /**
- * The HTTP endpoint whose verdict a service name follows, or `undefined` for a name that can never
- * be known (not a valid check name).
+ * The verdict a service name follows, or `undefined` for a name that can never be known (not a
+ * valid check name). Whatever the probe's `paths` option renames, the names stay these:
  *
  * | service | follows |
  * | --- | --- |
@@ -19,48 +38,31 @@ const CHECK_NAME = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$/;
  * | `startup` | `/started` |
  * | a check's name | `/ready/<name>`: that check alone |
  */
-export function targetOf(service: string): string | undefined {
-  switch (service) {
-    case '':
-    case 'readiness':
-      return '/ready';
-    case 'liveness':
-      return '/health';
-    case 'startup':
-      return '/started';
-  }
-  return CHECK_NAME.test(service) ? `/ready/${service}` : undefined;
+export function queryOf(service: string): ServiceQuery | undefined {
+  return FIXED.get(service) ?? (CHECK_NAME.test(service) ? { endpoint: 'ready', check: service } : undefined);
 }
 
-/** 200 → SERVING, 404 (no such check) → `undefined` (unknown service), anything else → NOT_SERVING. */
-export function servingStatusOf(httpStatus: number): ServingStatusValue | undefined {
-  if (httpStatus === 200) return ServingStatus.SERVING;
-  if (httpStatus === 404) return undefined;
-  return ServingStatus.NOT_SERVING;
+// The one table: a verdict that passes is SERVING, one that fails NOT_SERVING, and a service with
+// no verdict (no such check) SERVICE_UNKNOWN; Check answers the last with NOT_FOUND, List leaves it out.
+const SERVING_STATUS = { pass: ServingStatus.SERVING, fail: ServingStatus.NOT_SERVING, unknown: ServingStatus.SERVICE_UNKNOWN } as const;
+
+/** The serving status of a verdict (`undefined`: the service is unknown). */
+export function servingStatusOf(verdict: Verdict | undefined): ServingStatusValue {
+  return SERVING_STATUS[verdict === undefined ? 'unknown' : verdict.pass ? 'pass' : 'fail'];
 }
 
-/**
- * What the gRPC transport needs from a probe. `status` is the HTTP status `GET target` answers;
- * with `latest`, on-demand checks that already have a result are not run again (Watch re-asks on
- * every event, and must not start the runs it then hears about).
- */
-export interface HealthSource {
-  status(target: string, latest: boolean): number | Promise<number>;
-  /** Registered check names, in registration order. */
-  checkNames(): readonly string[];
-  /** Calls `listener` after anything that may change a verdict: a state change, a check run, a check added or removed. Returns the unsubscribe. */
-  subscribe(listener: () => void): () => void;
-}
+/** What gRPC health reads of a probe: its responder, on the main thread or the worker thread. */
+export type HealthSource = Pick<Responder, 'verdict' | 'checkNames' | 'subscribe'>;
 
 /** The services `List` reports: the fixed names, then every check. */
 export function knownServices(source: HealthSource): string[] {
-  return ['', 'readiness', 'liveness', 'startup', ...source.checkNames()];
+  return [...FIXED.keys(), ...source.checkNames()];
 }
 
-/** The serving status of a service (`undefined`: unknown), at once or once its checks have run. */
-export function servingStatus(source: HealthSource, service: string, latest: boolean): ServingStatusValue | undefined | Promise<ServingStatusValue | undefined> {
-  const target = targetOf(service);
-  if (target === undefined) return undefined;
-  const status = source.status(target, latest);
-  return typeof status === 'number' ? servingStatusOf(status) : status.then(servingStatusOf);
+/** The serving status of a service, at once or once its checks have run. */
+export function servingStatus(source: HealthSource, service: string, freshness: Freshness): ServingStatusValue | Promise<ServingStatusValue> {
+  const query = queryOf(service);
+  if (query === undefined) return ServingStatus.SERVICE_UNKNOWN;
+  const verdict = source.verdict(query.endpoint, query.check, freshness);
+  return verdict instanceof Promise ? verdict.then(servingStatusOf) : servingStatusOf(verdict);
 }

@@ -5,6 +5,7 @@
 
 import type { Http2Server, IncomingHttpHeaders, ServerHttp2Session, ServerHttp2Stream } from 'node:http2';
 import type { Socket } from 'node:net';
+import type { Freshness } from '../checks.js';
 import type { Log } from '../log.js';
 import { encodeGrpcMessage, frame, GrpcStatus, isGrpcContentType, MessageReader, parseTimeout, type GrpcStatusCode } from './framing.js';
 import { knownServices, servingStatus, type HealthSource } from './health-service.js';
@@ -20,6 +21,12 @@ import {
 
 /** Streams one HTTP/2 session may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS). */
 export const MAX_CONCURRENT_STREAMS = 100;
+
+/**
+ * Most services one `List` reports; past it, List answers RESOURCE_EXHAUSTED, as the health proto
+ * allows and grpc-health-check does at the same number.
+ */
+export const MAX_LISTED_SERVICES = 100;
 
 // Watch messages a client leaves unread before its stream is ended (RESOURCE_EXHAUSTED): a status
 // change is a few bytes, so this is thousands of changes.
@@ -109,7 +116,7 @@ class Call {
   }
 }
 
-type Evaluation = ServingStatusValue | undefined | Promise<ServingStatusValue | undefined>;
+type Evaluation = ServingStatusValue | Promise<ServingStatusValue>;
 
 /** A Watch stream: sends the status when it changes, never twice the same. */
 class Watch {
@@ -126,7 +133,7 @@ class Watch {
 
   // Re-asks the probe; one evaluation at a time, and one more if an event came in meanwhile.
   // `shared` holds the answers already asked for this event: Watches of one service ask once.
-  update(latest: boolean, shared?: Map<string, Evaluation>): void {
+  update(freshness: Freshness, shared?: Map<string, Evaluation>): void {
     if (this.call.done) return;
     if (this.#busy) {
       this.#again = true;
@@ -136,7 +143,7 @@ class Watch {
     let status = shared?.get(this.service);
     try {
       if (status === undefined) {
-        status = servingStatus(this.source, this.service, latest);
+        status = servingStatus(this.source, this.service, freshness);
         shared?.set(this.service, status);
       }
     } catch (error) {
@@ -149,7 +156,7 @@ class Watch {
         (settled) => this.#settle(settled),
         (error: unknown) => {
           this.log.error({ event: 'grpc-evaluation-failed', service: this.service, err: error }, `grpc: evaluating service '${this.service}' failed: ${String(error)}`);
-          this.#settle(undefined);
+          this.#settle(ServingStatus.SERVICE_UNKNOWN);
         },
       );
     } else {
@@ -157,9 +164,8 @@ class Watch {
     }
   }
 
-  #settle(status: ServingStatusValue | undefined): void {
+  #settle(shown: ServingStatusValue): void {
     this.#busy = false;
-    const shown = status ?? ServingStatus.SERVICE_UNKNOWN;
     if (!this.call.done && shown !== this.last) {
       this.last = shown;
       if (this.call.stream.writableLength > MAX_UNREAD_WATCH_BYTES) {
@@ -170,7 +176,7 @@ class Watch {
     }
     if (this.#again) {
       this.#again = false;
-      this.update(true);
+      this.update('reuse');
     }
   }
 }
@@ -419,8 +425,8 @@ export class GrpcTransport {
     switch (method) {
       case 'Check': {
         const service = decodeHealthCheckRequest(request);
-        settle(servingStatus(this.#source, service, false), (status) => {
-          if (status === undefined) call.finish(GrpcStatus.NOT_FOUND, `unknown service ${service}`);
+        settle(servingStatus(this.#source, service, 'run'), (status) => {
+          if (status === ServingStatus.SERVICE_UNKNOWN) call.finish(GrpcStatus.NOT_FOUND, `unknown service ${service}`);
           else {
             call.send(encodeHealthCheckResponse(status));
             call.finish(GrpcStatus.OK);
@@ -431,9 +437,15 @@ export class GrpcTransport {
       case 'List': {
         decodeHealthListRequest(request);
         const services = knownServices(this.#source);
-        const statuses = services.map((service) => servingStatus(this.#source, service, false));
+        if (services.length > MAX_LISTED_SERVICES) {
+          call.finish(GrpcStatus.RESOURCE_EXHAUSTED, `${services.length} services, more than the ${MAX_LISTED_SERVICES} List reports`);
+          return;
+        }
+        // A snapshot (the health proto's word): recorded results, so that a List runs no check
+        // that has one; a check that never finished a run runs once.
+        const statuses = services.map((service) => servingStatus(this.#source, service, 'reuse'));
         settle(Promise.all(statuses), (settled) => {
-          const known = services.map((service, i) => [service, settled[i]] as const).filter((entry): entry is readonly [string, ServingStatusValue] => entry[1] !== undefined);
+          const known = services.map((service, i) => [service, settled[i]!] as const).filter((entry) => entry[1] !== ServingStatus.SERVICE_UNKNOWN);
           call.send(encodeHealthListResponse(known));
           call.finish(GrpcStatus.OK);
         }, call, this.#log);
@@ -449,7 +461,7 @@ export class GrpcTransport {
         this.#watches.add(watch);
         this.#unsubscribe ??= this.#source.subscribe(() => {
           const shared = new Map<string, Evaluation>();
-          for (const each of this.#watches) each.update(true, shared);
+          for (const each of this.#watches) each.update('reuse', shared);
         });
         call.onDone(() => {
           this.#watches.delete(watch);
@@ -459,7 +471,7 @@ export class GrpcTransport {
           }
         });
         // The first message: the status as a Check would see it (on-demand checks run).
-        watch.update(false);
+        watch.update('run');
         return;
       }
     }

@@ -1,22 +1,22 @@
 // Worker mode, main thread side: starts the probe's worker thread (worker-entry.ts) and keeps it
-// fed: the state and the beat in shared memory, check registrations and outcomes on the update
-// port, on-demand check runs on request. Loaded with import() only when worker mode is used, and
-// node:worker_threads with it.
+// fed from the probe's view: the state and the beat in shared memory, check registrations and
+// outcomes on the update port, on-demand check runs on request. Loaded with import() only when
+// worker mode is used, and node:worker_threads with it.
 
 import type { MessagePort, Worker } from 'node:worker_threads';
-import type { CheckInfo, Selection } from '../checks.js';
+import type { Freshness, Selection } from '../checks.js';
 import { ProbeStartError, type ProbeStartErrorCode } from '../errors.js';
 import type { Log } from '../log.js';
 import type { CheckCounts } from '../metrics-endpoint.js';
+import type { ProbeView } from '../responder.js';
 import type { PathTable } from '../routes.js';
 import type { BoundAddress, ProbeServer, ServerLimits } from '../server-core.js';
-import type { ServiceState } from '../state.js';
 import type { CheckOutcome } from '../verdict.js';
 import type { ResolvedWorkerOptions } from './options.js';
 import type { FromWorker, ToWorker, Update, WorkerData } from './protocol.js';
-import { SharedState } from './shared-state.js';
+import { SharedState, stillWaitedFor } from './shared-state.js';
 
-// A separate built file next to this one (dist/worker/worker-entry.js).
+// The worker's own bundle, an entry of the build next to the chunk this code is in (dist/worker-entry.js).
 const WORKER_URL = new URL('./worker-entry.js', import.meta.url);
 
 // A worker that crashes is restarted at once, then after a doubling delay while it keeps
@@ -27,16 +27,6 @@ const STABLE_AFTER_MS = 1000;
 // How long a stop waits for the worker's own graceful stop past the grace period before it
 // terminates the thread anyway.
 const STOP_MARGIN_MS = 2000;
-
-/** What the worker side needs of the probe on the main thread. */
-export interface ProbeSide {
-  readonly state: ServiceState;
-  readonly started: boolean;
-  readonly readyWhileDraining: boolean;
-  readonly exposeDetails: boolean;
-  checks(): CheckInfo[];
-  evaluate(selection: Selection, latest?: boolean): readonly CheckOutcome[] | Promise<readonly CheckOutcome[]> | undefined;
-}
 
 /** What the worker serves besides the HTTP/1.1 endpoints. */
 export interface WorkerFeatures {
@@ -63,29 +53,13 @@ interface Running {
   onStopped?: (inTime: boolean) => void;
 }
 
-// Every worker thread alive, for the tests of the lifecycle (no leaked or orphaned thread).
-const alive = new Set<Worker>();
-
-/** How many probe worker threads are alive in this process. For tests and diagnostics. */
-export function liveWorkerCount(): number {
-  return alive.size;
-}
-
-/**
- * Ends every probe worker thread as a crash would (for the tests of crash recovery). Resolves
- * when they have exited.
- */
-export async function terminateWorkersForTest(): Promise<void> {
-  await Promise.all([...alive].map((worker) => worker.terminate()));
-}
-
 /**
  * Starts the probe server in a worker thread on `host:port`. Resolves once it listens; rejects
  * a ProbeStartError `SOCKET_UNAVAILABLE` (with the OS error as `cause`) and leaves no thread,
  * port or timer behind when it cannot.
  */
 export async function listenInWorker(
-  side: ProbeSide,
+  side: ProbeView,
   host: string | undefined,
   port: number,
   limits: ServerLimits,
@@ -99,6 +73,7 @@ export async function listenInWorker(
   shared.writeState(side.state, side.started, side.readyWhileDraining);
   shared.beat();
   const stall = { readinessStallMs: options.readinessStallMs, livenessStallMs: options.livenessStallMs, beatMs: options.beatMs };
+  const failed = (error: unknown) => log.error({ event: 'evaluation-failed', err: error }, `probe: evaluating checks failed: ${String(error)}`);
 
   let current: Running | undefined;
   let stopping = false;
@@ -107,29 +82,50 @@ export async function listenInWorker(
   let restarting: Promise<unknown> | undefined;
   let restartDelayMs = FIRST_RESTART_DELAY_MS;
 
-  function answerEvaluate(running: Running, id: number, selection: Selection, latest: boolean): void {
-    const reply = (outcomes: readonly CheckOutcome[] | undefined) => {
-      if (current === running) running.worker.postMessage({ type: 'outcomes', id, outcomes } satisfies ToWorker);
+  // An evaluation the worker asks for. One that runs checks is acknowledged at once: the worker
+  // then knows this thread is answering, and waits for the checks' own timeouts. One the worker no
+  // longer waits for (this thread was blocked) is dropped: the worker answered without it.
+  function answerEvaluate(running: Running, id: number, selection: Selection, freshness: Freshness, askedAtMs: number): void {
+    if (!stillWaitedFor(askedAtMs, options.mainThreadWaitMs)) return;
+    const send = (message: ToWorker) => {
+      if (current === running) running.worker.postMessage(message);
     };
     let result;
     try {
-      result = side.evaluate(selection, latest);
+      result = side.checks.evaluate(selection, freshness);
     } catch (error) {
-      log.error({ event: 'evaluation-failed', err: error }, `probe: evaluating checks failed: ${String(error)}`);
+      failed(error);
       return;
     }
-    if (result instanceof Promise) result.then(reply, (error: unknown) => log.error({ event: 'evaluation-failed', err: error }, `probe: evaluating checks failed: ${String(error)}`));
-    else reply(result);
+    if (!(result instanceof Promise)) {
+      send({ type: 'outcomes', id, outcomes: result });
+      return;
+    }
+    send({ type: 'evaluating', id });
+    result.then((outcomes) => send({ type: 'outcomes', id, outcomes }), failed);
   }
 
   // Starts one worker thread; resolves once it listens.
   function spawn(bindPort: number): Promise<{ running: Running; bound: BoundAddress }> {
     const channel = new MessageChannel();
-    const data: WorkerData = { shared: shared.buffer, updates: channel.port2, checks: side.checks(), host, port: bindPort, limits, paths, exposeDetails: side.exposeDetails, stall, grpc: features.grpc, metrics: features.metricsCounts !== undefined, counts: features.metricsCounts?.() ?? [] };
+    const data: WorkerData = {
+      shared: shared.buffer,
+      updates: channel.port2,
+      checks: side.checks.list(),
+      host,
+      port: bindPort,
+      limits,
+      paths,
+      exposeDetails: side.exposeDetails,
+      stall,
+      mainThreadWaitMs: options.mainThreadWaitMs,
+      grpc: features.grpc,
+      metrics: features.metricsCounts !== undefined,
+      counts: features.metricsCounts?.() ?? [],
+    };
     // execArgv []: the service's own preloads (--import of an APM agent, loaders) have no business
     // in the probe's thread.
     const worker = new Worker(WORKER_URL, { workerData: data, transferList: [channel.port2], execArgv: [] });
-    alive.add(worker);
     const running: Running = { worker, updates: channel.port1, startedAt: performance.now() };
     return new Promise((resolve, reject) => {
       let listening = false;
@@ -140,7 +136,7 @@ export async function listenInWorker(
             log[message.level](message.fields, message.message);
             break;
           case 'evaluate':
-            answerEvaluate(running, message.id, message.selection, message.latest);
+            answerEvaluate(running, message.id, message.selection, message.freshness, message.askedAtMs);
             break;
           case 'listening':
             listening = true;
@@ -162,7 +158,6 @@ export async function listenInWorker(
         failure ??= new ProbeStartError('SOCKET_UNAVAILABLE', `The probe's worker thread failed before listening: ${error.message}`, { cause: error });
       });
       worker.once('exit', (code) => {
-        alive.delete(worker);
         channel.port1.close();
         if (!listening) {
           reject(failure ?? new ProbeStartError('SOCKET_UNAVAILABLE', `The probe's worker thread exited (code ${code}) before listening`));
@@ -266,7 +261,7 @@ export async function listenInWorker(
       post({ kind: 'state', state: side.state, started: side.started, readyWhileDraining: side.readyWhileDraining });
     },
     checksChanged() {
-      post({ kind: 'checks', checks: side.checks() });
+      post({ kind: 'checks', checks: side.checks.list() });
     },
     checkFinished(outcome) {
       post({ kind: 'outcome', outcome });

@@ -1,6 +1,6 @@
 // The messages between the main thread and the probe's worker thread. Types only.
 
-import type { CheckInfo, Selection } from '../checks.js';
+import type { CheckInfo, Freshness, Selection } from '../checks.js';
 import type { ProbeLogFields } from '../log.js';
 import type { PathTable } from '../routes.js';
 import type { BoundAddress, ServerLimits } from '../server-core.js';
@@ -22,6 +22,8 @@ export interface WorkerData {
   readonly paths: PathTable;
   readonly exposeDetails: boolean;
   readonly stall: StallThresholds;
+  /** How long an answer waits for the main thread (worker option `mainThreadWaitMs`). */
+  readonly mainThreadWaitMs: number;
   /** Serve gRPC health on connections that start with the HTTP/2 preface. */
   readonly grpc: boolean;
   /** Serve `/metrics` (the path table has it then). */
@@ -48,10 +50,14 @@ export type FromWorker =
   | { readonly type: 'listening'; readonly bound: BoundAddress }
   | { readonly type: 'failed'; readonly code: string; readonly message: string; readonly cause: { readonly code?: string; readonly message: string } | undefined }
   | { readonly type: 'log'; readonly level: 'debug' | 'info' | 'warn' | 'error'; readonly fields: ProbeLogFields; readonly message: string }
-  | { readonly type: 'evaluate'; readonly id: number; readonly selection: Selection; readonly latest: boolean }
+  | { readonly type: 'evaluate'; readonly id: number; readonly selection: Selection; readonly freshness: Freshness; readonly askedAtMs: number }
   | { readonly type: 'stopped'; readonly inTime: boolean };
 
-/** Main → worker. */
+/**
+ * Main → worker. `evaluating`: the main thread took an evaluation up and runs checks for it (its
+ * `outcomes` follow); an evaluation answered at once gets `outcomes` alone.
+ */
 export type ToWorker =
+  | { readonly type: 'evaluating'; readonly id: number }
   | { readonly type: 'outcomes'; readonly id: number; readonly outcomes: readonly CheckOutcome[] | undefined }
   | { readonly type: 'stop'; readonly graceMs: number };

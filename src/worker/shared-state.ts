@@ -1,8 +1,9 @@
-// The state the main thread and the probe's worker thread share without a message: the service
+// What the main thread and the probe's worker thread share without a message: the service
 // state, the started and readyWhileDraining flags, the main thread's last beat, and a counter of
 // updates (check registrations and outcomes) waiting on the update port. One SharedArrayBuffer
 // read with Atomics: a request in the worker sees a state the main thread set at once, even
-// while the main thread is blocked. Why this and not messages: docs/worker.md, "Mechanism".
+// while the main thread is blocked. Why this and not messages: docs/worker.md, "Mechanism". And
+// the clock both read (the process's monotonic one) to tell how old a beat or a question is.
 
 import { SERVICE_STATES, type ServiceState } from '../state.js';
 
@@ -76,4 +77,21 @@ export class SharedState {
   get connections(): number {
     return Atomics.load(this.#ints, CONNECTIONS);
   }
+}
+
+/**
+ * The clock both threads read to agree on a question's age (ms): the process's monotonic clock,
+ * the same in every thread (performance.now() starts at each thread's own start).
+ */
+export function sharedClockMs(): number {
+  return Number(process.hrtime.bigint()) / 1e6;
+}
+
+/**
+ * Whether a question the main thread takes up now is still waited for: one asked more than
+ * `waitMs` ago has been answered without the main thread (or is about to be), so running checks
+ * for it would only repeat them after a block, once per request that came meanwhile.
+ */
+export function stillWaitedFor(askedAtMs: number, waitMs: number): boolean {
+  return sharedClockMs() - askedAtMs <= waitMs;
 }

@@ -1,6 +1,8 @@
 // Pure: how late the main thread's beat is → the `event-loop-stall` verdict, shaped as a check
 // outcome so that the one verdict and rendering code (verdict.ts, render.ts) shows it like any
 // check: a line in `?verbose`, an entry in JSON, its reason withheld unless `exposeDetails`.
+// `stallLevel` is the one place the thresholds are compared: the HTTP answers, gRPC Watch's
+// crossing watch and `/metrics` all go through it, so they cannot disagree at a threshold.
 
 import type { Endpoint } from '../routes.js';
 import type { CheckOutcome } from '../verdict.js';
@@ -16,6 +18,18 @@ export interface StallThresholds {
 }
 
 /**
+ * How bad a stall is: 0 below both thresholds, 1 past `readinessStallMs` (`/ready` fails), 2 past
+ * `livenessStallMs` (`/health` fails too). A stall exactly at a threshold has not passed it.
+ */
+export type StallLevel = 0 | 1 | 2;
+
+/** The one comparison of a stall with the thresholds. */
+export function stallLevel(stallMs: number, thresholds: StallThresholds): StallLevel {
+  if (stallMs > thresholds.livenessStallMs) return 2;
+  return stallMs > thresholds.readinessStallMs ? 1 : 0;
+}
+
+/**
  * The observed stall: how much later than due the main thread's last beat is. A beat is due
  * `beatMs` after the one before, so a healthy loop shows 0 (or its timer lag), and a loop blocked
  * for x ms never shows more than x: a verdict never comes before its threshold.
@@ -25,15 +39,16 @@ export function observedStallMs(msSinceBeat: number, beatMs: number): number {
 }
 
 /**
- * The stall outcome an answer includes, or `undefined` when the stall is below the readiness
- * threshold (then answers are byte for byte those of inline mode). Past `readinessStallMs` it
- * fails as a readiness check; past `livenessStallMs` as a liveness check, which `/health` and
- * `/ready` both evaluate.
+ * The stall outcome an answer includes, or `undefined` below the readiness threshold (then answers
+ * are byte for byte those of inline mode), unless `note` is given: then it is always included, passing
+ * below the threshold, with `note` as its message. Past `readinessStallMs` it fails as a readiness
+ * check; past `livenessStallMs` as a liveness check, which `/health` and `/ready` both evaluate.
  */
-export function stallOutcome(stallMs: number, thresholds: StallThresholds, now: number): CheckOutcome | undefined {
-  if (stallMs <= thresholds.readinessStallMs) return undefined;
-  const liveness = stallMs > thresholds.livenessStallMs;
-  return outcome(stallMs, liveness, liveness ? thresholds.livenessStallMs : thresholds.readinessStallMs, now);
+export function stallOutcome(stallMs: number, thresholds: StallThresholds, now: number, note?: string): CheckOutcome | undefined {
+  const level = stallLevel(stallMs, thresholds);
+  if (level === 0) return note === undefined ? undefined : outcome(stallMs, false, true, now, note);
+  const liveness = level === 2;
+  return outcome(stallMs, liveness, false, now, failureReason(stallMs, liveness, thresholds));
 }
 
 /**
@@ -42,12 +57,16 @@ export function stallOutcome(stallMs: number, thresholds: StallThresholds, now: 
  */
 export function singleStallOutcome(endpoint: Endpoint, stallMs: number, thresholds: StallThresholds, now: number): CheckOutcome {
   const liveness = endpoint === 'health';
-  return outcome(stallMs, liveness, liveness ? thresholds.livenessStallMs : thresholds.readinessStallMs, now);
+  const ok = stallLevel(stallMs, thresholds) < (liveness ? 2 : 1);
+  return outcome(stallMs, liveness, ok, now, ok ? undefined : failureReason(stallMs, liveness, thresholds));
 }
 
-// Passes up to `threshold`, fails past it with the reason.
-function outcome(stallMs: number, liveness: boolean, threshold: number, now: number): CheckOutcome {
-  const ok = stallMs <= threshold;
+function failureReason(stallMs: number, liveness: boolean, thresholds: StallThresholds): string {
+  const [name, threshold] = liveness ? ['livenessStallMs', thresholds.livenessStallMs] : ['readinessStallMs', thresholds.readinessStallMs];
+  return `the main thread has not run for ${stallMs} ms (${name} ${threshold})`;
+}
+
+function outcome(stallMs: number, liveness: boolean, ok: boolean, now: number, output: string | undefined): CheckOutcome {
   return Object.freeze({
     name: STALL_CHECK_NAME,
     ok,
@@ -58,6 +77,6 @@ function outcome(stallMs: number, liveness: boolean, threshold: number, now: num
     durationMs: 0,
     observedValue: stallMs,
     observedUnit: 'ms',
-    output: ok ? undefined : `the main thread has not run for ${stallMs} ms (${liveness ? 'livenessStallMs' : 'readinessStallMs'} ${threshold})`,
+    output,
   });
 }

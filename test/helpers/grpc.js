@@ -4,6 +4,7 @@ import { connect } from 'node:http2';
 import { once } from 'node:events';
 import { createRequire } from 'node:module';
 import { createProbe } from '../../dist/index.js';
+import { WORKER_MODE_FROM_ENVIRONMENT } from './servers.js';
 
 const require = createRequire(import.meta.url);
 export const grpc = require('@grpc/grpc-js');
@@ -14,11 +15,11 @@ const HealthClient = grpc.makeGenericClientConstructor(healthService, 'Health');
 /**
  * A started probe on 127.0.0.1 and a grpc-js health client on its port; both closed after the test.
  * On the default server (`server: 'net'`) whatever SERVICE_PROBE_SERVER says: gRPC needs it. Under
- * SERVICE_PROBE_WORKER=1 (npm test's worker-mode run) `server` is left out, so that the
+ * SERVICE_PROBE_WORKER (npm test's worker-mode run) `server` is left out, so that the
  * probe runs in worker mode, whose thread always runs the node:net reader.
  */
 export async function probeWithClient(t, options = {}) {
-  const server = process.env.SERVICE_PROBE_WORKER === '1' ? {} : { server: 'net' };
+  const server = WORKER_MODE_FROM_ENVIRONMENT ? {} : { server: 'net' };
   const probe = createProbe({ host: '127.0.0.1', port: 0, ...server, ...options });
   const { port } = await probe.start();
   const client = new HealthClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());

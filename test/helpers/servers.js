@@ -6,6 +6,12 @@ import { once } from 'node:events';
 import { createProbe } from '../../dist/index.js';
 
 /**
+ * Whether probes that set neither `worker` nor `server` run in worker mode here: npm test's
+ * worker-mode run sets SERVICE_PROBE_WORKER (1, true, or a JSON object of worker options).
+ */
+export const WORKER_MODE_FROM_ENVIRONMENT = /^\s*(1|true|\{)/.test(process.env.SERVICE_PROBE_WORKER ?? '');
+
+/**
  * A started probe on 127.0.0.1, port 0, with `options` (createProbe's); stopped after the test. On
  * the server SERVICE_PROBE_SERVER names (net by default), so each suite runs on both.
  * `base` is its origin, `url(path)` a URL (`/ready` by default), `get(path)` resolves `"<status> <body>"`.

@@ -4,15 +4,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { readdirSync } from 'node:fs';
-import { Worker } from 'node:worker_threads';
 import { createProbe } from '../../dist/index.js';
 import { get } from '../helpers/checks.js';
 import { check, list, probeWithClient, watch } from '../helpers/grpc.js';
 import { hasPromtool, parsePrometheus, promtoolCheck } from '../helpers/metrics.js';
-
-const mainSide = readdirSync(new URL('../../dist/', import.meta.url)).find((file) => /^main-side-\w+\.js$/.test(file));
-const { liveWorkerCount, terminateWorkersForTest } = await import(`../../dist/${mainSide}`);
+import { clientWorker, liveWorkerCount, terminateProbeWorkers } from '../helpers/workers.js';
 
 const STATES = ['UP', 'READY', 'DRAINING', 'DOWN'];
 const wordOf = (httpStatus) => (httpStatus === 200 ? 'SERVING' : 'NOT_SERVING');
@@ -118,7 +114,7 @@ test("in worker mode, /metrics counters count from the probe's creation, across 
   for (let i = 0; i < 2; i++) await get(`${base}/ready`);
   assert.equal(await passes(), 3);
 
-  await terminateWorkersForTest();
+  await terminateProbeWorkers();
   while (!infos.some((m) => m.startsWith('probe worker restarted'))) await sleep(10);
   assert.equal(await passes(), 3, 'after a worker restart');
   await get(`${base}/ready`);
@@ -133,7 +129,7 @@ test("in worker mode, /metrics counters count from the probe's creation, across 
 
 /** Runs `plan` from a client in a thread of its own while the main thread is blocked for `blockMs`. */
 async function blockWhileClientRuns(port, plan, blockMs, leadMs = 100) {
-  const client = new Worker(new URL('../helpers/plan-client.js', import.meta.url), { workerData: { port, plan } });
+  const client = clientWorker(new URL('../helpers/plan-client.js', import.meta.url), { workerData: { port, plan } });
   const results = once(client, 'message');
   await once(client, 'online');
   const startNs = process.hrtime.bigint();

@@ -6,12 +6,8 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { readdirSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { Worker } from 'node:worker_threads';
 import { createProbe, ProbeArgumentError, ProbeStartError } from '../../dist/index.js';
-// Worker mode's main side is a chunk of the bundle that dist/index.js imports on first use; the
-// same file (so the same module instance) exposes its thread count and crash hook to tests.
-const mainSide = readdirSync(new URL('../../dist/', import.meta.url)).find((file) => /^main-side-\w+\.js$/.test(file));
-const { liveWorkerCount, terminateWorkersForTest } = await import(`../../dist/${mainSide}`);
+import { clientWorker, liveWorkerCount, terminateProbeWorkers } from '../helpers/workers.js';
 
 const ms = (ns) => Number(ns) / 1e6;
 
@@ -33,7 +29,7 @@ function busy(durationMs) {
  * block's actual start and end, in ms on the plan's clock.
  */
 async function blockWhileClientRuns(port, plan, { blockMs, leadMs = 100 }) {
-  const client = new Worker(new URL('../helpers/plan-client.js', import.meta.url), { workerData: { port, plan } });
+  const client = clientWorker(new URL('../helpers/plan-client.js', import.meta.url), { workerData: { port, plan } });
   const results = once(client, 'message');
   await once(client, 'online');
   const startNs = process.hrtime.bigint();
@@ -168,36 +164,94 @@ test("state set on the main thread reaches the worker's answers at once, even wh
   assert.equal(answers[0].status, 200);
 });
 
-test('background checks answer from their latest outcome while the main thread is blocked; on-demand checks fail at their timeout', async (t) => {
+test('background checks answer from their latest outcome while the main thread is blocked', async (t) => {
   const { probe, port } = await startedProbe(t, { worker: { readinessStallMs: 5000, livenessStallMs: 5000 }, exposeDetails: true });
   probe.addCheck('queue', () => ({ ok: true, observedValue: 7 }), { intervalMs: 50 });
-  probe.addCheck('db', () => true, { timeoutMs: 200 });
   probe.addCheck('cache', () => false, { timeoutMs: 5000, intervalMs: 60_000 });
   await new Promise((resolve) => setTimeout(resolve, 100));
   const plan = [
     { atMs: 100, path: '/ready/queue' },
-    { atMs: 100, path: '/ready?verbose&exclude=db' },
-    { atMs: 100, path: '/ready/db' },
     { atMs: 100, path: '/ready?verbose' },
     { atMs: 100, path: '/ready/nope' },
   ];
   const { answers, blockEnd } = await blockWhileClientRuns(port, plan, { blockMs: 800, leadMs: 0 });
-  const [queue, background, db, all, nope] = answers;
+  const [queue, all, nope] = answers;
   assert.equal(queue.status, 200);
   assert.equal(queue.body, '[+]queue ok\n');
   assert.ok(queue.received < blockEnd, 'a background check is answered without the main thread');
-  assert.equal(background.status, 503);
-  assert.equal(background.body, '[+]queue ok\n[-]cache failed: returned false\nUP\n');
-  assert.equal(db.status, 503);
-  assert.equal(db.body, '[-]db failed: timed out after 200 ms\n');
-  assert.ok(db.received < blockEnd, 'the on-demand check failed at its timeout, not when the main thread came back');
-  assert.ok(db.received - db.sent >= 190, `answered after ${db.received - db.sent} ms, before the check's timeout`);
-  assert.equal(all.body, '[+]queue ok\n[-]db failed: timed out after 200 ms\n[-]cache failed: returned false\nUP\n');
+  assert.equal(all.status, 503);
+  assert.equal(all.body, '[+]queue ok\n[-]cache failed: returned false\nUP\n');
   assert.equal(nope.status, 404);
-  // Unblocked, the main thread runs on-demand checks for the worker again.
-  const res = await fetch(`http://127.0.0.1:${port}/ready/db`);
-  assert.equal(res.status, 200);
-  assert.equal(await res.text(), '[+]db ok\n');
+});
+
+test('an on-demand check does not wait for a blocked main thread: the answer uses its latest result and the stall verdict says the main thread did not answer', async (t) => {
+  // The thresholds are far away: the stall passes, and only the note says what happened.
+  const { probe, port } = await startedProbe(t, { worker: { readinessStallMs: 5000, livenessStallMs: 5000 }, exposeDetails: true });
+  probe.addCheck('db', () => true);
+  assert.equal(await (await fetch(`http://127.0.0.1:${port}/ready/db`)).text(), '[+]db ok\n', 'db has a latest result');
+  const plan = [
+    { atMs: 100, path: '/ready' },
+    { atMs: 100, path: '/ready/db' },
+    { atMs: 100, path: '/ready?verbose' },
+    { atMs: 100, path: '/ready', headers: { accept: 'application/health+json' } },
+    { atMs: 100, grpc: '' },
+    { atMs: 100, grpc: 'db' },
+  ];
+  const { answers, blockEnd } = await blockWhileClientRuns(port, plan, { blockMs: 1500, leadMs: 0 });
+  const [plain, db, verbose, json, grpcAll, grpcDb] = answers;
+  for (const answer of answers) {
+    assert.equal(answer.error, undefined);
+    assert.ok(answer.received < blockEnd, `${answer.path ?? `grpc '${answer.grpc}'`} waited for the main thread`);
+    // The check's own timeout (1000 ms) is what an answer waited for when it waited on the main thread.
+    assert.ok(answer.received - answer.sent < 1000, `${answer.path ?? `grpc '${answer.grpc}'`} answered only after ${answer.received - answer.sent} ms`);
+  }
+  assert.deepEqual([plain.status, plain.body], [200, 'READY']);
+  assert.deepEqual([db.status, db.body], [200, '[+]db ok\n']);
+  assert.deepEqual([verbose.status, verbose.body], [200, '[+]db ok\n[+]event-loop-stall ok\nREADY\n']);
+  const [stall] = JSON.parse(json.body).checks['event-loop-stall'];
+  assert.equal(stall.status, 'pass');
+  assert.match(stall.output, /^the main thread has not answered for \d+ ms; answered from the latest results$/);
+  assert.equal(typeof stall.observedValue, 'number');
+  assert.equal(grpcAll.status, 'SERVING');
+  assert.equal(grpcDb.status, 'SERVING');
+  // Unblocked, the main thread runs the check again for every request.
+  let runs = 0;
+  probe.on('check', () => runs++);
+  assert.equal((await fetch(`http://127.0.0.1:${port}/ready?verbose`)).status, 200);
+  assert.equal(runs, 1);
+});
+
+test('a check with no result yet is answered as such, not as its failure, while the main thread is blocked', async (t) => {
+  const { probe, port } = await startedProbe(t, { worker: { readinessStallMs: 5000, livenessStallMs: 5000 }, exposeDetails: true });
+  probe.addCheck('fresh', () => true);
+  const plan = [
+    { atMs: 100, path: '/ready/fresh' },
+    { atMs: 100, path: '/ready?verbose' },
+  ];
+  const { answers, blockEnd } = await blockWhileClientRuns(port, plan, { blockMs: 1500, leadMs: 0 });
+  const [single, verbose] = answers;
+  assert.ok(single.received < blockEnd && verbose.received < blockEnd);
+  assert.equal(single.status, 503);
+  assert.match(single.body, /^\[-\]fresh failed: no result yet: the main thread has not answered for \d+ ms\n$/);
+  assert.equal(verbose.status, 503);
+  assert.match(verbose.body, /^\[-\]fresh failed: no result yet: .*\n\[\+\]event-loop-stall ok\nUP\n$/);
+  assert.equal(await (await fetch(`http://127.0.0.1:${port}/ready/fresh`)).text(), '[+]fresh ok\n');
+});
+
+test('a main thread that took a check run up and then blocks is not waited for either', async (t) => {
+  const { probe, port } = await startedProbe(t, { worker: { readinessStallMs: 5000, livenessStallMs: 5000 } });
+  // The run takes 100 ms of timers: the main thread starts it, then blocks before it can finish.
+  probe.addCheck('slow', () => new Promise((resolve) => setTimeout(() => resolve(true), 100)));
+  assert.equal((await fetch(`http://127.0.0.1:${port}/ready/slow`)).status, 200);
+  let started = 0;
+  probe.on('check', () => started++);
+  const { answers, blockStart, blockEnd } = await blockWhileClientRuns(port, [{ atMs: 0, path: '/ready/slow' }], { blockMs: 1500, leadMs: 50 });
+  const [slow] = answers;
+  assert.ok(slow.sent < blockStart, 'asked before the block, so the main thread took the run up');
+  assert.ok(slow.received > blockStart && slow.received < blockEnd, `answered at ${slow.received} ms, block ${blockStart}–${blockEnd}`);
+  assert.deepEqual([slow.status, slow.body], [200, '[+]slow ok\n']);
+  await new Promise((resolve) => setTimeout(resolve, 150));
+  assert.equal(started, 1, 'the run the main thread took up finished after the block');
 });
 
 test('checks added and removed on the main thread count from the next request; the stall name is reserved in worker mode', async (t) => {
@@ -218,12 +272,13 @@ test('checks added and removed on the main thread count from the next request; t
 });
 
 test('worker options are checked at the door', () => {
-  for (const worker of ['yes', 1, null, [], { readinessStallMs: 0 }, { livenessStallMs: 1.5 }, { readinessStallMs: 2000, livenessStallMs: 1000 }, { beatMs: 10 }]) {
+  for (const worker of ['yes', 1, null, [], { readinessStallMs: 0 }, { livenessStallMs: 1.5 }, { readinessStallMs: 2000, livenessStallMs: 1000 }, { beatMs: 10 }, { mainThreadWaitMs: 0 }, { mainThreadWaitMs: 2.5 }, { mainThreadWaitMs: '50' }]) {
     assert.throws(() => createProbe({ worker }), (error) => error instanceof ProbeArgumentError && error.code === 'INVALID_ARGUMENT', JSON.stringify(worker));
   }
   assert.throws(() => createProbe({ worker: true, server: 'http' }), /options\.server/);
   createProbe({ worker: false });
   createProbe({ worker: { readinessStallMs: 500 } });
+  createProbe({ worker: { mainThreadWaitMs: 20 } });
 });
 
 test('a start on a taken port rejects SOCKET_UNAVAILABLE and leaves no thread, timer or handle behind', async () => {
@@ -247,7 +302,7 @@ test('a worker that dies is reported through the logger and restarted on the sam
   const infos = [];
   const logger = { error: (m) => errors.push(m), info: (m) => infos.push(m) };
   const { probe, port } = await startedProbe(t, { worker: true, logger });
-  await terminateWorkersForTest();
+  await terminateProbeWorkers();
   assert.match(errors.join('\n'), new RegExp(`probe worker exited unexpectedly \\(code 1\\); restarting it on port ${port}`));
   while (!infos.some((m) => m.startsWith('probe worker restarted'))) await new Promise((resolve) => setTimeout(resolve, 10));
   assert.equal(liveWorkerCount(), 1);
@@ -299,6 +354,21 @@ test('SERVICE_PROBE_WORKER=1 runs probes that set neither worker nor server in w
     }
   } finally {
     delete process.env.SERVICE_PROBE_WORKER;
+  }
+});
+
+test('SERVICE_PROBE_WORKER may hold worker options as JSON; a bad value is refused naming the variable', async (t) => {
+  t.after(() => delete process.env.SERVICE_PROBE_WORKER);
+  process.env.SERVICE_PROBE_WORKER = '{"mainThreadWaitMs": 20, "readinessStallMs": 300}';
+  const probe = createProbe({ host: '127.0.0.1', port: 0, state: 'READY', exposeDetails: true });
+  const { port } = await probe.start();
+  t.after(() => probe.stop());
+  assert.equal(liveWorkerCount(), 1);
+  const { answers } = await blockWhileClientRuns(port, [{ atMs: 450, path: '/ready/event-loop-stall' }], { blockMs: 700, leadMs: 0 });
+  assert.match(answers[0].body, /readinessStallMs 300\)/);
+  for (const value of ['{"mainThreadWaitMs": 0}', '{"nope": 1}', '{not json']) {
+    process.env.SERVICE_PROBE_WORKER = value;
+    assert.throws(() => createProbe(), (error) => error instanceof ProbeArgumentError && error.argument.startsWith('SERVICE_PROBE_WORKER'), value);
   }
 });
 

@@ -23,24 +23,24 @@ const liveness = { readiness: false, liveness: true };
 
 test('verdicts with checks follow the endpoint rules (table)', () => {
   const rows = [
-    // endpoint, state, outcomes, status, word
-    ['ready', 'READY', [], 200, 'READY'],
-    ['ready', 'READY', [outcome('db', true)], 200, 'READY'],
-    ['ready', 'READY', [outcome('db', false)], 503, 'UP'],
-    ['ready', 'READY', [outcome('db', false, { critical: false })], 200, 'READY'],
-    ['ready', 'UP', [outcome('db', true)], 503, 'UP'],
-    ['ready', 'DRAINING', [outcome('db', false)], 503, 'DRAINING'],
-    ['ready', 'READY', [outcome('loop', false, liveness)], 503, 'DOWN'],
-    ['health', 'READY', [outcome('loop', true, liveness)], 200, 'READY'],
-    ['health', 'READY', [outcome('loop', false, liveness)], 503, 'DOWN'],
-    ['health', 'UP', [outcome('loop', false, { ...liveness, critical: false })], 200, 'UP'],
-    ['health', 'DOWN', [outcome('loop', true, liveness)], 503, 'DOWN'],
-    ['health', 'DRAINING', [outcome('loop', true, liveness)], 200, 'DRAINING'],
-    ['started', 'UP', [outcome('db', false)], 503, 'UP'],
+    // endpoint, state, outcomes, passes, word
+    ['ready', 'READY', [], true, 'READY'],
+    ['ready', 'READY', [outcome('db', true)], true, 'READY'],
+    ['ready', 'READY', [outcome('db', false)], false, 'UP'],
+    ['ready', 'READY', [outcome('db', false, { critical: false })], true, 'READY'],
+    ['ready', 'UP', [outcome('db', true)], false, 'UP'],
+    ['ready', 'DRAINING', [outcome('db', false)], false, 'DRAINING'],
+    ['ready', 'READY', [outcome('loop', false, liveness)], false, 'DOWN'],
+    ['health', 'READY', [outcome('loop', true, liveness)], true, 'READY'],
+    ['health', 'READY', [outcome('loop', false, liveness)], false, 'DOWN'],
+    ['health', 'UP', [outcome('loop', false, { ...liveness, critical: false })], true, 'UP'],
+    ['health', 'DOWN', [outcome('loop', true, liveness)], false, 'DOWN'],
+    ['health', 'DRAINING', [outcome('loop', true, liveness)], true, 'DRAINING'],
+    ['started', 'UP', [outcome('db', false)], false, 'UP'],
   ];
-  for (const [endpoint, state, outcomes, status, word] of rows) {
+  for (const [endpoint, state, outcomes, passes, word] of rows) {
     const verdict = checksVerdict(endpoint, state, false, outcomes);
-    assert.deepEqual([verdict.status, verdict.word], [status, word], `${endpoint} ${state} ${JSON.stringify(outcomes.map((o) => [o.name, o.ok, o.critical]))}`);
+    assert.deepEqual([verdict.pass, verdict.word], [passes, word], `${endpoint} ${state} ${JSON.stringify(outcomes.map((o) => [o.name, o.ok, o.critical]))}`);
   }
 });
 
@@ -51,10 +51,10 @@ test('the overall JSON status is fail for a 503, warn when a non-critical check 
   assert.equal(checksVerdict('ready', 'UP', false, [outcome('a', true)]).health, 'fail');
 });
 
-test('one check alone is 503 only when it fails and is critical, whatever the state', () => {
-  assert.equal(singleCheckVerdict('UP', outcome('db', true)).status, 200);
-  assert.equal(singleCheckVerdict('READY', outcome('db', false)).status, 503);
-  assert.equal(singleCheckVerdict('READY', outcome('db', false, { critical: false })).status, 200);
+test('one check alone fails only when it fails and is critical, whatever the state', () => {
+  assert.equal(singleCheckVerdict('UP', outcome('db', true)).pass, true);
+  assert.equal(singleCheckVerdict('READY', outcome('db', false)).pass, false);
+  assert.equal(singleCheckVerdict('READY', outcome('db', false, { critical: false })).pass, true);
 });
 
 const MIXED = [
@@ -123,19 +123,20 @@ test('golden: application/health+json without and with exposeDetails', () => {
 
 test('plain text with checks is the same precomputed state-word answer', () => {
   const verdict = checksVerdict('ready', 'READY', true, [outcome('db', false)]);
-  assert.equal(renderDetailed(verdict, 'text', false, false), stateText(503, 'UP'));
+  assert.equal(renderDetailed(verdict, 'text', false, false), stateText({ pass: false, word: 'UP' }));
+  assert.equal(renderDetailed(verdict, 'text', false, false).status, 503);
   const json = renderDetailed(verdict, 'json', false, false);
   assert.equal(json.status, 503);
   assert.deepEqual(json.headers.slice(0, 2), ['Content-Type', 'application/health+json']);
   assert.equal(json.headers[3], String(json.body.length));
 });
 
-test('checks build on the state verdict they are given: a passing DRAINING /ready stays 200 until a check fails', () => {
-  const passingDraining = { status: 200, word: 'DRAINING' };
-  assert.deepEqual(pickVerdict(fromBase('ready', passingDraining, [outcome('db', true)])), [200, 'DRAINING']);
-  assert.deepEqual(pickVerdict(fromBase('ready', passingDraining, [outcome('db', false)])), [503, 'DRAINING']);
+test('checks build on the state verdict they are given: a passing DRAINING /ready passes until a check fails', () => {
+  const passingDraining = { pass: true, word: 'DRAINING' };
+  assert.deepEqual(pickVerdict(fromBase('ready', passingDraining, [outcome('db', true)])), [true, 'DRAINING']);
+  assert.deepEqual(pickVerdict(fromBase('ready', passingDraining, [outcome('db', false)])), [false, 'DRAINING']);
 });
 
-function pickVerdict({ status, word }) {
-  return [status, word];
+function pickVerdict({ pass, word }) {
+  return [pass, word];
 }

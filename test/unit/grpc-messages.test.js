@@ -12,7 +12,7 @@ import {
   ServingStatus,
 } from '../../build/modules/grpc/messages.js';
 import { encodeGrpcMessage, frame, GrpcStatus, isGrpcContentType, MAX_REQUEST_MESSAGE_BYTES, MessageReader, parseTimeout } from '../../build/modules/grpc/framing.js';
-import { servingStatusOf, targetOf } from '../../build/modules/grpc/health-service.js';
+import { queryOf, servingStatusOf } from '../../build/modules/grpc/health-service.js';
 
 test('HealthCheckRequest: the service name, with unknown fields skipped and the last value kept', () => {
   assert.equal(decodeHealthCheckRequest(Buffer.alloc(0)), '');
@@ -84,15 +84,15 @@ test('grpc-message is percent-encoded outside printable ASCII and for %', () => 
   assert.equal(encodeGrpcMessage('100% é\n'), '100%25 %C3%A9%0A');
 });
 
-test('service names: the HTTP endpoint each follows, and what its status means', () => {
-  assert.equal(targetOf(''), '/ready');
-  assert.equal(targetOf('readiness'), '/ready');
-  assert.equal(targetOf('liveness'), '/health');
-  assert.equal(targetOf('startup'), '/started');
-  assert.equal(targetOf('db'), '/ready/db');
-  assert.equal(targetOf('my.db:5432'), '/ready/my.db:5432');
-  for (const never of ['a/b', '../x', ' db', 'x'.repeat(101), 'db?x', '-db']) assert.equal(targetOf(never), undefined, never);
-  assert.equal(servingStatusOf(200), ServingStatus.SERVING);
-  assert.equal(servingStatusOf(503), ServingStatus.NOT_SERVING);
-  assert.equal(servingStatusOf(404), undefined);
+test('service names: the verdict each follows, and the serving status of a verdict', () => {
+  assert.deepEqual(queryOf(''), { endpoint: 'ready', check: undefined });
+  assert.deepEqual(queryOf('readiness'), { endpoint: 'ready', check: undefined });
+  assert.deepEqual(queryOf('liveness'), { endpoint: 'health', check: undefined });
+  assert.deepEqual(queryOf('startup'), { endpoint: 'started', check: undefined });
+  assert.deepEqual(queryOf('db'), { endpoint: 'ready', check: 'db' });
+  assert.deepEqual(queryOf('my.db:5432'), { endpoint: 'ready', check: 'my.db:5432' });
+  for (const never of ['a/b', '../x', ' db', 'x'.repeat(101), 'db?x', '-db']) assert.equal(queryOf(never), undefined, never);
+  assert.equal(servingStatusOf({ pass: true, word: 'READY' }), ServingStatus.SERVING);
+  assert.equal(servingStatusOf({ pass: false, word: 'UP' }), ServingStatus.NOT_SERVING);
+  assert.equal(servingStatusOf(undefined), ServingStatus.SERVICE_UNKNOWN);
 });

@@ -141,13 +141,13 @@ test('OpenMetrics is chosen only when the client prefers it', () => {
 });
 
 test('/metrics is a probe path only when metrics are on; GET and HEAD are served, other methods 405', () => {
-  assert.deepEqual(route('GET', '/metrics'), { kind: 'not-found', head: false, owned: false });
-  assert.deepEqual(route('POST', '/metrics'), { kind: 'method-not-allowed', head: false, owned: false });
-  assert.deepEqual(route('GET', '/metrics', undefined, '', true), { kind: 'metrics', head: false, format: 'prometheus' });
-  assert.deepEqual(route('GET', '/metrics/?x=1', 'application/openmetrics-text', '', true), { kind: 'metrics', head: false, format: 'openmetrics' });
-  assert.deepEqual(route('HEAD', 'http://host/metrics', undefined, '', true), { kind: 'metrics', head: true, format: 'prometheus' });
-  assert.deepEqual(route('DELETE', '/metrics', undefined, '', true), { kind: 'method-not-allowed', head: false, owned: true });
-  assert.deepEqual(route('GET', '/internal/metrics', undefined, '/internal', true), { kind: 'metrics', head: false, format: 'prometheus' });
+  assert.deepEqual(route('GET', '/metrics'), { kind: 'not-found', owned: false });
+  assert.deepEqual(route('POST', '/metrics'), { kind: 'method-not-allowed', owned: false });
+  assert.deepEqual(route('GET', '/metrics', undefined, '', true), { kind: 'metrics', format: 'prometheus' });
+  assert.deepEqual(route('GET', '/metrics/?x=1', 'application/openmetrics-text', '', true), { kind: 'metrics', format: 'openmetrics' });
+  assert.deepEqual(route('HEAD', 'http://host/metrics', undefined, '', true), { kind: 'metrics', format: 'prometheus' });
+  assert.deepEqual(route('DELETE', '/metrics', undefined, '', true), { kind: 'method-not-allowed', owned: true });
+  assert.deepEqual(route('GET', '/internal/metrics', undefined, '/internal', true), { kind: 'metrics', format: 'prometheus' });
   for (const path of ['/metrics/x', '/Metrics', '/metric', '/metrics//', '/internal/metrics']) {
     assert.equal(route('GET', path, undefined, '', true).kind, 'not-found', path);
   }

@@ -5,30 +5,29 @@ import assert from 'node:assert/strict';
 import { route, formatFromAccept } from '../../build/modules/routes.js';
 
 const PROBE_TABLE = [
-  // [method, target, endpoint, head]
-  ['GET', '/', 'health', false],
-  ['GET', '/health', 'health', false],
-  ['GET', '/health/', 'health', false],
-  ['GET', '/live', 'health', false],
-  ['GET', '/live/', 'health', false],
-  ['GET', '/ready', 'ready', false],
-  ['GET', '/ready/', 'ready', false],
-  ['GET', '/started', 'started', false],
-  ['GET', '/started/', 'started', false],
-  ['HEAD', '/ready', 'ready', true],
-  ['GET', '/ready?x=1', 'ready', false],
-  ['GET', 'http://h:1/ready', 'ready', false],
-  ['GET', 'HTTP://h/ready?x', 'ready', false],
-  ['GET', 'http://h', 'health', false],
-  ['GET', 'http://h?x', 'health', false],
+  // [method, target, endpoint]: HEAD routes as GET does (no body is the transport's business)
+  ['GET', '/', 'health'],
+  ['GET', '/health', 'health'],
+  ['GET', '/health/', 'health'],
+  ['GET', '/live', 'health'],
+  ['GET', '/live/', 'health'],
+  ['GET', '/ready', 'ready'],
+  ['GET', '/ready/', 'ready'],
+  ['GET', '/started', 'started'],
+  ['GET', '/started/', 'started'],
+  ['HEAD', '/ready', 'ready'],
+  ['GET', '/ready?x=1', 'ready'],
+  ['GET', 'http://h:1/ready', 'ready'],
+  ['GET', 'HTTP://h/ready?x', 'ready'],
+  ['GET', 'http://h', 'health'],
+  ['GET', 'http://h?x', 'health'],
 ];
 
-for (const [method, target, endpoint, head] of PROBE_TABLE) {
+for (const [method, target, endpoint] of PROBE_TABLE) {
   test(`${method} ${target} routes to ${endpoint}`, () => {
     const r = route(method, target);
     assert.equal(r.kind, 'probe');
     assert.equal(r.endpoint, endpoint);
-    assert.equal(r.head, head);
     assert.equal(r.check, undefined);
   });
 }
@@ -36,13 +35,13 @@ for (const [method, target, endpoint, head] of PROBE_TABLE) {
 const NOT_FOUND = ['/nope', '//ready', '/ready//', '/READY', '/re%61dy', '/x/../ready', '*', '', 'ready', 'ftp://h/ready', '/ready#x', '/started/x'];
 for (const target of NOT_FOUND) {
   test(`GET ${JSON.stringify(target)} is not found and not owned`, () => {
-    assert.deepEqual({ ...route('GET', target) }, { kind: 'not-found', head: false, owned: false });
+    assert.deepEqual({ ...route('GET', target) }, { kind: 'not-found', owned: false });
   });
 }
 
 test('other methods: 405 on the probe paths (owned), 405 but not owned elsewhere', () => {
-  assert.deepEqual({ ...route('POST', '/ready') }, { kind: 'method-not-allowed', head: false, owned: true });
-  assert.deepEqual({ ...route('DELETE', '/api') }, { kind: 'method-not-allowed', head: false, owned: false });
+  assert.deepEqual({ ...route('POST', '/ready') }, { kind: 'method-not-allowed', owned: true });
+  assert.deepEqual({ ...route('DELETE', '/api') }, { kind: 'method-not-allowed', owned: false });
   assert.equal(route(undefined, '/ready').kind, 'method-not-allowed');
 });
 
@@ -95,8 +94,8 @@ test('mounted without a prefix, `/` is not the probe’s; the named paths are', 
   const { compilePaths } = await import('../../build/modules/routes.js');
   const { standalone, mounted } = compilePaths(undefined, 'options.paths');
   assert.equal(route('GET', '/', undefined, '', standalone).endpoint, 'health');
-  assert.deepEqual({ ...route('GET', '/', undefined, '', mounted) }, { kind: 'not-found', head: false, owned: false });
-  assert.deepEqual({ ...route('GET', '/?x', undefined, '', mounted) }, { kind: 'not-found', head: false, owned: false });
+  assert.deepEqual({ ...route('GET', '/', undefined, '', mounted) }, { kind: 'not-found', owned: false });
+  assert.deepEqual({ ...route('GET', '/?x', undefined, '', mounted) }, { kind: 'not-found', owned: false });
   assert.equal(route('POST', '/', undefined, '', mounted).owned, false);
   assert.equal(route('GET', 'http://h', undefined, '', mounted).owned, false);
   assert.equal(route('GET', '/live', undefined, '', mounted).endpoint, 'health');
@@ -115,7 +114,7 @@ test('configured paths: renamed and aliased, with per-check paths, HEAD, verbose
   for (const target of ['/health', '/live', '/ready', '/started', '/startupz', '/k8s', '/k8s/startupz/x', '/readyz//']) {
     assert.equal(route('GET', target, undefined, '', k8s).kind, 'not-found', target);
   }
-  assert.equal(route('HEAD', '/readyz', undefined, '', k8s).head, true);
+  assert.equal(route('HEAD', '/readyz', undefined, '', k8s).endpoint, 'ready');
   assert.equal(route('GET', '/readyz?verbose', undefined, '', k8s).verbose, true);
   assert.equal(route('GET', '/readyz', 'application/health+json', '', k8s).format, 'json');
   assert.equal(route('GET', '/healthz/disk%20space/', undefined, '', k8s).check, 'disk space');

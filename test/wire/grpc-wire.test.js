@@ -9,15 +9,16 @@ import { connect } from 'node:http2';
 import { once } from 'node:events';
 import { createProbe } from '../../dist/index.js';
 import { checkRequest, frameMessage, rawCall } from '../helpers/grpc.js';
+import { WORKER_MODE_FROM_ENVIRONMENT } from '../helpers/servers.js';
 
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 const SERVING = Buffer.from([0, 0, 0, 0, 2, 0x08, 0x01]);
 const NOT_SERVING = Buffer.from([0, 0, 0, 0, 2, 0x08, 0x02]);
 
 async function started(t, options = {}) {
-  // gRPC needs the default server, whatever SERVICE_PROBE_SERVER says; under SERVICE_PROBE_WORKER=1
+  // gRPC needs the default server, whatever SERVICE_PROBE_SERVER says; under SERVICE_PROBE_WORKER
   // (npm test's worker-mode run) `server` is left out so that the probe runs in worker mode.
-  const server = process.env.SERVICE_PROBE_WORKER === '1' ? {} : { server: 'net' };
+  const server = WORKER_MODE_FROM_ENVIRONMENT ? {} : { server: 'net' };
   const probe = createProbe({ host: '127.0.0.1', port: 0, state: 'READY', ...server, ...options });
   const { port } = await probe.start();
   t.after(() => probe.stop());

@@ -79,6 +79,34 @@ test('List shows every service with its status', async (t) => {
   });
 });
 
+test('List is a snapshot: it runs no check that has a result, and a check without one once', async (t) => {
+  const { probe, client } = await probeWithClient(t, { state: 'READY' });
+  let runs = 0;
+  probe.addCheck('db', () => {
+    runs++;
+    return true;
+  });
+  // Worker mode relays the runs to the main thread; a run of the main thread counts here either way.
+  assert.deepEqual(await list(client), { '': 'SERVING', readiness: 'SERVING', liveness: 'SERVING', startup: 'SERVING', db: 'SERVING' });
+  assert.equal(runs, 1, 'the first List runs the check that never ran, once for every service that needs it');
+  for (let i = 0; i < 5; i++) await list(client);
+  assert.equal(runs, 1, 'later Lists report its latest result');
+  // A Check is a request like GET /ready: it runs the check.
+  assert.equal(await check(client, ''), 'SERVING');
+  assert.equal(runs, 2);
+});
+
+test('List answers RESOURCE_EXHAUSTED past 100 services, as grpc-health-check does', async (t) => {
+  const { probe, client } = await probeWithClient(t, { state: 'READY' });
+  // 4 fixed services + 96 checks = 100: listed.
+  for (let i = 0; i < 96; i++) probe.addCheck(`check-${i}`, () => true, { intervalMs: 60_000 });
+  assert.equal(Object.keys(await list(client)).length, 100);
+  probe.addCheck('one-more', () => true, { intervalMs: 60_000 });
+  assert.equal((await list(client)).code, grpc.status.RESOURCE_EXHAUSTED);
+  // Check and Watch of each service still answer.
+  assert.equal(await check(client, 'one-more'), 'SERVING');
+});
+
 test('addCheck refuses the names liveness, readiness and startup', async () => {
   const probe = createProbe();
   for (const name of ['liveness', 'readiness', 'startup']) {
