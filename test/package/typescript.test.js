@@ -14,9 +14,9 @@ const run = promisify(execFile);
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
 const CONSUMER = `
-import { createProbe, connectMiddleware, eventLoopDelay, ServiceState, type ProbeOptions, type ProbePaths } from 'service-probe';
+import { createProbe, connectMiddleware, ServiceState, type ProbeOptions, type ProbePaths } from 'service-probe';
 import { fetchServiceState, ProbeClientError, type FetchStateOptions } from 'service-probe/client';
-import { postgres, type QueryCheckOptions } from 'service-probe/checks';
+import { eventLoopDelay, postgres, type QueryCheckOptions } from 'service-probe/checks';
 
 const paths: ProbePaths = { ready: '/readyz' };
 const options: ProbeOptions = { port: 0, paths };
