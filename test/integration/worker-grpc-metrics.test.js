@@ -4,15 +4,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { readdirSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { createProbe } from '../../dist/index.js';
 import { get } from '../helpers/checks.js';
 import { check, list, probeWithClient, watch } from '../helpers/grpc.js';
 import { hasPromtool, parsePrometheus, promtoolCheck } from '../helpers/metrics.js';
-
-const mainSide = readdirSync(new URL('../../dist/', import.meta.url)).find((file) => /^main-side-\w+\.js$/.test(file));
-const { liveWorkerCount, terminateWorkersForTest } = await import(`../../dist/${mainSide}`);
+// Worker mode's main side, which dist/index.js imports on first use (the same module instance).
+import { liveWorkerCount, terminateWorkersForTest } from '../../dist/internal.js';
 
 const STATES = ['UP', 'READY', 'DRAINING', 'DOWN'];
 const wordOf = (httpStatus) => (httpStatus === 200 ? 'SERVING' : 'NOT_SERVING');

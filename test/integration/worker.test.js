@@ -8,10 +8,9 @@ import { readdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { Worker } from 'node:worker_threads';
 import { createProbe, ProbeArgumentError, ProbeStartError } from '../../dist/index.js';
-// Worker mode's main side is a chunk of the bundle that dist/index.js imports on first use; the
-// same file (so the same module instance) exposes its thread count and crash hook to tests.
-const mainSide = readdirSync(new URL('../../dist/', import.meta.url)).find((file) => /^main-side-\w+\.js$/.test(file));
-const { liveWorkerCount, terminateWorkersForTest } = await import(`../../dist/${mainSide}`);
+// Worker mode's main side, which dist/index.js imports on first use: the same module instance
+// exposes its thread count and crash hook to tests.
+import { liveWorkerCount, terminateWorkersForTest } from '../../dist/internal.js';
 
 const ms = (ns) => Number(ns) / 1e6;
 

@@ -10,9 +10,16 @@ import {
   encodeHealthListResponse,
   MalformedMessage,
   ServingStatus,
-} from '../../build/modules/grpc/messages.js';
-import { encodeGrpcMessage, frame, GrpcStatus, isGrpcContentType, MAX_REQUEST_MESSAGE_BYTES, MessageReader, parseTimeout } from '../../build/modules/grpc/framing.js';
-import { servingStatusOf, targetOf } from '../../build/modules/grpc/health-service.js';
+  encodeGrpcMessage,
+  frame,
+  GrpcStatus,
+  isGrpcContentType,
+  MAX_REQUEST_MESSAGE_BYTES,
+  MessageReader,
+  parseTimeout,
+  servingStatusOf,
+  targetOf,
+} from '../../dist/internal.js';
 
 test('HealthCheckRequest: the service name, with unknown fields skipped and the last value kept', () => {
   assert.equal(decodeHealthCheckRequest(Buffer.alloc(0)), '');
