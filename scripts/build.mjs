@@ -11,7 +11,7 @@
 //            and comments (a map of every line would be 25 KB more to install, a full one 190 KB).
 //            With rollup-plugin-dts, it bundles the declarations per public entry: only the types
 //            an entry's exports reach, each with its TSDoc, no `@internal` member (tsconfig's
-//            stripInternal); types two entries share go to dist/types-<hash>.d.ts
+//            stripInternal); types two entries share go to dist/types-<hash>.d.cts
 //
 // Why a few named files, not esbuild's or rollup's automatic code splitting: that puts the modules
 // of each combination of entries sharing them in a chunk of its own (ten chunk-<hash>.js files
@@ -19,7 +19,7 @@
 // costs import time. Here the main entry loads three files, the client and the checks two
 // (bench/import-time.mjs; docs/performance.md has the figures).
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -207,7 +207,11 @@ function tsc() {
 /**
  * The public entries' declarations, bundled: a consumer's TypeScript reads one file per entry
  * (plus the types the entries share) instead of every module's, and the package ships no
- * declarations of internal modules. TSDoc comments stay; package.json's `exports` name the entries.
+ * declarations of internal modules. TSDoc comments stay. Written once, as `.d.cts` (package.json's
+ * `require` condition names them: what `require()` of the ES module returns, so that a CommonJS
+ * consumer under `module: node16` does not fail with TS1479), and re-exported by the `.d.ts` that
+ * ES module consumers resolve: an ES module may import CommonJS declarations, the reverse is the
+ * error, and `export *` leaves out the `default` that CommonJS declarations would add.
  */
 async function bundleDeclarations(from, outdir) {
   const { rollup } = await import('rollup');
@@ -215,14 +219,15 @@ async function bundleDeclarations(from, outdir) {
   const { exports } = JSON.parse(readFileSync('package.json', 'utf8'));
   const input = {};
   for (const entry of Object.values(exports)) {
-    if (entry.types === undefined) continue;
-    const name = entry.types.replace(/^\.\/dist\//, '').replace(/\.d\.ts$/, '');
+    if (entry.require?.types === undefined) continue;
+    const name = basename(entry.require.types, '.d.cts');
     input[name] = join(from, `${name}.d.ts`);
   }
   const bundle = await rollup({ input, plugins: [dts()], external: (id) => id.startsWith('node:'), onwarn: (warning) => console.error(`build: rollup: ${warning.message}`) });
   // minifyInternalExports off: the shared files export the types under their own names.
-  await bundle.write({ dir: outdir, format: 'es', entryFileNames: '[name].d.ts', chunkFileNames: 'types-[hash].d.ts', minifyInternalExports: false });
+  await bundle.write({ dir: outdir, format: 'es', entryFileNames: '[name].d.cts', chunkFileNames: 'types-[hash].d.cts', minifyInternalExports: false });
   await bundle.close();
+  for (const name of Object.keys(input)) writeFileSync(join(outdir, `${name}.d.ts`), `export * from './${name}.cjs';\n`);
 }
 
 async function main() {

@@ -46,7 +46,7 @@ function node(args) {
 test('the tarball holds the bundles, the declarations, README, LICENSE and package.json: nothing else', () => {
   const unexpected = packed.files
     .map((file) => file.path)
-    .filter((path) => !/^dist\/[\w/-]+\.(js|d\.ts)$/.test(path) && !['README.md', 'LICENSE', 'package.json'].includes(path));
+    .filter((path) => !/^dist\/[\w/-]+\.(js|d\.ts|d\.cts)$/.test(path) && !['README.md', 'LICENSE', 'package.json'].includes(path));
   assert.deepEqual(unexpected, [], 'no source maps, build info, sources or tests');
   assert.ok(!packed.files.some((file) => file.path === 'dist/internal.js'), 'not the tests\' way into the modules');
   assert.deepEqual(Object.keys(pkg.dependencies ?? {}), [], 'zero dependencies');
@@ -54,10 +54,10 @@ test('the tarball holds the bundles, the declarations, README, LICENSE and packa
 
 
 test('declarations ship per public entry (plus the types entries share), with their TSDoc, no @internal member and no internal module\'s', () => {
-  const entries = Object.values(pkg.exports).flatMap((entry) => (entry.types === undefined ? [] : [entry.types.replace(/^\.\//, '')]));
-  const declarations = packed.files.map((file) => file.path).filter((path) => path.endsWith('.d.ts'));
+  const entries = Object.values(pkg.exports).flatMap((entry) => (entry.types === undefined ? [] : [entry.types, entry.require.types].map((path) => path.replace(/^\.\//, ''))));
+  const declarations = packed.files.map((file) => file.path).filter((path) => /\.d\.c?ts$/.test(path));
   for (const entry of entries) assert.ok(declarations.includes(entry), `${entry} ships`);
-  assert.deepEqual(declarations.filter((path) => !entries.includes(path) && !/^dist\/types-[\w-]+\.d\.ts$/.test(path)), [], 'no per-module declarations');
+  assert.deepEqual(declarations.filter((path) => !entries.includes(path) && !/^dist\/types-[\w-]+\.d\.cts$/.test(path)), [], 'no per-module declarations');
   // The TSDoc of a class and of a re-exported function from a shared file, as a consumer's editor shows it.
   const text = declarations.map((path) => readFileSync(join(installed, path), 'utf8')).join('\n');
   assert.match(text, /\*\/\ndeclare class Probe\b/);
