@@ -62,10 +62,11 @@ const require = createRequire(import.meta.url);
  *   - a module the main entry loads and anything else too: core.js (routes, verdicts, rendering,
  *     the check registry, the server core), which the lazily loaded files import from;
  *   - a module one lazily loaded file loads, and the worker thread's or the tests' entry: that
- *     file (http1-head.ts goes with raw-server.ts, which the worker entry imports too).
+ *     file (http1-head.ts goes with raw-server.ts, which the worker entry imports too);
+ *   - any other module (several lazily loaded files share it): core.js, correct if not the
+ *     cheapest (the main entry loads it too).
  * `modules` maps each module (path relative to the repository) to what it imports:
- * `{ static: [...], dynamic: [...] }`. Throws when a module fits no rule, or two files would get
- * one name.
+ * `{ static: [...], dynamic: [...] }`. Throws when two files would get one name.
  */
 export function placement(modules, entries = ENTRIES) {
   const roots = new Map(Object.entries(entries).map(([name, path]) => [path, name]));
@@ -97,9 +98,8 @@ export function placement(modules, entries = ENTRIES) {
     if (roots.has(path)) owner.set(path, roots.get(path));
     else if (by.size === 1) owner.set(path, [...by][0]);
     else if ([...by].some((name) => LIGHT.has(name))) owner.set(path, 'shared');
-    else if (by.has('index')) owner.set(path, 'core');
-    else if (lazyUsers.length === 1) owner.set(path, lazyUsers[0]);
-    else throw new Error(`build: no file for ${path} (loaded by ${[...by].join(', ')}); add a rule to placement()`);
+    else if (lazyUsers.length === 1 && !by.has('index')) owner.set(path, lazyUsers[0]);
+    else owner.set(path, 'core');
   }
   return owner;
 }
