@@ -5,7 +5,7 @@
 //
 //   node bench/head-reader.mjs   (after npm run build)
 
-import { HeadReader } from '../build/modules/http1-head.js';
+import { HeadReader } from '../dist/internal.js';
 
 const KUBELET = Buffer.from('GET /ready HTTP/1.1\r\nHost: 10.0.0.7:11333\r\nUser-Agent: kube-probe/1.31\r\nAccept: */*\r\nConnection: close\r\n\r\n');
 const CRLF_CRLF = Buffer.from('\r\n\r\n');

@@ -1,8 +1,7 @@
-// Where the main entry's import time goes, module by module: the marginal CPU time of loading
-// each node core module and each of our modules once everything it imports is loaded already,
-// and of the shipped bundle over the node core modules it imports.
-// For the lazy-loading work: it names what to defer. `npm run build` first (it reads the
-// unshipped per-module build in build/modules/).
+// Where the main entry's import time goes, file by file: the marginal CPU time of loading each
+// node core module and each file of dist/ that `import 'service-probe'` loads, once everything it
+// imports is loaded already. For the lazy-loading work: it names what to defer (the `// src/...`
+// lines of a file say which modules it holds). `npm run build` first.
 //
 //   node bench/startup-cost.mjs [--runs N]
 import { execFile } from 'node:child_process';
@@ -13,7 +12,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 
 const run = promisify(execFile);
-const MODULES = fileURLToPath(new URL('../build/modules/', import.meta.url));
+const MODULES = fileURLToPath(new URL('../dist/', import.meta.url));
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '20' } } });
 
 // Loads the preloads, then measures the CPU time of importing the target alone.
@@ -36,7 +35,6 @@ function closure(file, seen = new Set(), core = new Set()) {
   for (const spec of importsOf(file)) {
     if (spec.startsWith('node:')) core.add(spec);
     else {
-      // Paths relative to build/modules/, as the importing file (grpc/adapter.js) names them relative to itself.
       const path = posix.normalize(posix.join(posix.dirname(file), spec));
       if (seen.has(path)) continue;
       closure(path, seen, core);
@@ -59,12 +57,9 @@ for (const core of allCore) cases.push({ label: core, target: core, preloads: [E
 cases.push({ label: `all ${allCore.length} core modules together`, target: `data:text/javascript,${allCore.map((m) => `import '${m}';`).join('')}`, preloads: [EMPTY] });
 for (const file of ours) {
   const [deps] = closure(file);
-  cases.push({ label: `src/${file.replace(/\.js$/, '.ts')}`, target: url(file), preloads: [EMPTY, ...allCore, ...deps.map(url)] });
+  cases.push({ label: `dist/${file}`, target: url(file), preloads: [EMPTY, ...allCore, ...deps.map(url)] });
 }
-
-// The shipped bundle, for comparison: the same code as one file plus shared chunks.
-const DIST = fileURLToPath(new URL('../dist/', import.meta.url));
-cases.push({ label: 'dist/index.js, the shipped bundle, over the core modules', target: pathToFileURL(join(DIST, 'index.js')).href, preloads: [EMPTY, ...allCore] });
+cases.push({ label: 'dist/index.js with every file it loads, over the core modules', target: url('index.js'), preloads: [EMPTY, ...allCore] });
 
 const samples = cases.map(() => []);
 for (let i = 0; i < Number(values.runs); i++) {

@@ -1,6 +1,6 @@
-// service-probe/checks: every ready-made check in one entry, loaded only by services that import
-// it. The node-core checks are also re-exported by the main entry (as before); the checks over
-// database and broker clients are only here, so the main entry does not pay for them.
+// service-probe/checks: every ready-made check, and the only entry that exports them, so that a
+// service that uses none does not load them: the node-core checks (event loop, memory, disk, TCP,
+// HTTP) and the checks over database and broker clients.
 
 export { eventLoopDelay, heapUsage, rssUsage, diskSpace, tcp, http } from './builtin-checks.js';
 export type { EventLoopDelayOptions, HeapUsageOptions, RssUsageOptions, DiskSpaceOptions, TcpOptions, HttpOptions } from './builtin-checks.js';

@@ -28,8 +28,6 @@ export { WORKER_DEFAULTS } from './worker/options.js';
 export type { WorkerOptions } from './worker/options.js';
 export { syncGrpcHealth } from './grpc/adapter.js';
 export type { GrpcHealthStatusSetter, GrpcHealthSyncOptions } from './grpc/adapter.js';
-export { eventLoopDelay, heapUsage, rssUsage, diskSpace, tcp, http } from './builtin-checks.js';
-export type { EventLoopDelayOptions, HeapUsageOptions, RssUsageOptions, DiskSpaceOptions, TcpOptions, HttpOptions } from './builtin-checks.js';
 
 // The package is ESM only, so `import` and `require()` share this one module instance, and with it
 // one default probe per process.

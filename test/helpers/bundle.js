@@ -1,5 +1,5 @@
-// Reading the shipped bundles as a module graph: what a file imports statically (loaded with it)
-// and dynamically (loaded on first use), parsed with TypeScript so minified code reads reliably.
+// Reading the shipped files as a module graph: what a file imports statically (loaded with it) and
+// dynamically (loaded on first use), parsed with TypeScript rather than matched with patterns.
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -45,22 +45,4 @@ export function staticGraph(file) {
   };
   visit(file);
   return { files, builtins, dynamic };
-}
-
-/** The comments left in a JavaScript file (a parse, so `//` inside strings and regexps is no comment). */
-export function commentsIn(file) {
-  const source = parse(file);
-  const text = source.getFullText();
-  const comments = new Map();
-  const collect = (ranges) => {
-    for (const range of ranges ?? []) comments.set(range.pos, text.slice(range.pos, range.end));
-  };
-  const visit = (node) => {
-    collect(ts.getLeadingCommentRanges(text, node.pos));
-    collect(ts.getTrailingCommentRanges(text, node.end));
-    ts.forEachChild(node, visit);
-  };
-  visit(source);
-  // The bin's `#!/usr/bin/env node` line is a shebang, not a comment.
-  return [...comments.values()].filter((comment) => !comment.startsWith('#!'));
 }

@@ -7,7 +7,8 @@ import { statfs } from 'node:fs/promises';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer as createTcpServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { createProbe, diskSpace, eventLoopDelay, heapUsage, http, ProbeArgumentError, rssUsage, tcp } from '../../dist/index.js';
+import { createProbe, ProbeArgumentError } from '../../dist/index.js';
+import { diskSpace, eventLoopDelay, heapUsage, http, rssUsage, tcp } from '../../dist/checks-entry.js';
 import { delay, get, serve } from '../helpers/checks.js';
 
 async function listening(t, server) {
@@ -229,8 +230,10 @@ test('after probe.stop() nothing remains: no timer, no socket, no background run
 
 test('background checks and monitors never keep the process alive (unref’d timers)', async () => {
   const entry = fileURLToPath(new URL('../../dist/index.js', import.meta.url));
+  const checks = fileURLToPath(new URL('../../dist/checks-entry.js', import.meta.url));
   const script = `
-    const { createProbe, eventLoopDelay, diskSpace } = await import(${JSON.stringify(entry)});
+    const { createProbe } = await import(${JSON.stringify(entry)});
+    const { eventLoopDelay, diskSpace } = await import(${JSON.stringify(checks)});
     const probe = createProbe();
     probe.addCheck('loop', eventLoopDelay(), { intervalMs: 50 });
     probe.addCheck('disk', diskSpace(), { intervalMs: 50 });

@@ -5,7 +5,7 @@
 // diagnostic, and the npm parser's checks still run.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { METRIC_FAMILIES } from '../../build/modules/metrics.js';
+import { METRIC_FAMILIES } from '../../dist/internal.js';
 import { serve, get } from '../helpers/checks.js';
 import { hasPromtool, hasPythonParser, parsePrometheus, parseWithPython, promtoolCheck } from '../helpers/metrics.js';
 

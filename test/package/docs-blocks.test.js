@@ -103,9 +103,10 @@ test('every ts/js block of the README compiles alone as a whole file: strict, no
   const readFile = host.readFile.bind(host);
   host.readFile = (name) => (files.has(name) ? files.get(name).code : readFile(name));
   const program = ts.createProgram([...files.keys()], options, host);
-  // The package resolves to its built declarations, not to src/.
+  // The package resolves to its built declarations, not to src/ (as an ES module's import: the
+  // blocks are ES modules).
   for (const file of files.keys()) {
-    const resolved = ts.resolveModuleName('service-probe', file, options, host).resolvedModule;
+    const resolved = ts.resolveModuleName('service-probe', file, options, host, undefined, undefined, ts.ModuleKind.ESNext).resolvedModule;
     assert.equal(resolved?.resolvedFileName, join(rootDir, 'dist', 'index.d.ts'));
     break;
   }

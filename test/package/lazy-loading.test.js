@@ -66,7 +66,7 @@ test('a probe on the default server loads node:net but never node:http; server: 
 
 test('a built-in check loads its node module when it is created, and only that one', async () => {
   const made = (factory) => `
-    const checks = await import(${JSON.stringify(dist('index.js'))});
+    const checks = await import(${JSON.stringify(dist('checks-entry.js'))});
     checks.${factory};
   `;
   const cases = [
@@ -84,7 +84,7 @@ test('a built-in check loads its node module when it is created, and only that o
   }
   // On Node the event loop check samples with perf_hooks' histogram, started with the check.
   const delay = await loadedBy(`
-    const { eventLoopDelay } = await import(${JSON.stringify(dist('index.js'))});
+    const { eventLoopDelay } = await import(${JSON.stringify(dist('checks-entry.js'))});
     const check = eventLoopDelay();
     check.start();
     check.stop();

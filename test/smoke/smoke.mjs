@@ -8,19 +8,8 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import {
-  ProbeUnsupportedError,
-  ServiceState,
-  createProbe,
-  diskSpace,
-  eventLoopDelay,
-  getServiceState,
-  heapUsage,
-  rssUsage,
-  setServiceState,
-  startProbe,
-  stopProbe,
-} from '../../dist/index.js';
+import { ProbeUnsupportedError, ServiceState, createProbe, getServiceState, setServiceState, startProbe, stopProbe } from '../../dist/index.js';
+import { diskSpace, eventLoopDelay, heapUsage, rssUsage } from '../../dist/checks-entry.js';
 import { fetchServiceState, isReady } from '../../dist/client.js';
 
 const versions = process.versions;

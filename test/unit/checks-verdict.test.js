@@ -2,11 +2,10 @@
 // and the golden verbose text and application/health+json bodies.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-// A pure module, tested on its own through tsc's per-module output (build/modules/, not shipped).
-import { checksVerdict as fromBase, singleCheckVerdict, stateVerdict } from '../../build/modules/verdict.js';
+// Pure modules, tested on their own in the shipped code (dist/internal.js re-exports them).
+import { checksVerdict as fromBase, singleCheckVerdict, stateVerdict, renderDetailed, renderHealthJson, renderVerboseText, stateText } from '../../dist/internal.js';
 
 const checksVerdict = (endpoint, state, started, outcomes) => fromBase(endpoint, stateVerdict(endpoint, state, started), outcomes);
-import { renderDetailed, renderHealthJson, renderVerboseText, stateText } from '../../build/modules/render.js';
 
 const TIME = Date.UTC(2026, 0, 2, 3, 4, 5, 678);
 const outcome = (name, ok, extra = {}) => ({

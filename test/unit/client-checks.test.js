@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { postgres, mysql, redis, amqp, redactCredentials, ProbeArgumentError } from '../../dist/checks-entry.js';
 import { ProbeArgumentError as MainProbeArgumentError } from '../../dist/index.js';
-import { failureKind, failureReason } from '../../build/modules/failure-reason.js';
+import { failureKind, failureReason } from '../../dist/internal.js';
 
 const expectRefused = (fn, argument, expected) =>
   assert.throws(fn, (error) => {

@@ -10,9 +10,16 @@ import {
   encodeHealthListResponse,
   MalformedMessage,
   ServingStatus,
-} from '../../build/modules/grpc/messages.js';
-import { encodeGrpcMessage, frame, GrpcStatus, isGrpcContentType, MAX_REQUEST_MESSAGE_BYTES, MessageReader, parseTimeout } from '../../build/modules/grpc/framing.js';
-import { queryOf, servingStatusOf } from '../../build/modules/grpc/health-service.js';
+  encodeGrpcMessage,
+  frame,
+  GrpcStatus,
+  isGrpcContentType,
+  MAX_REQUEST_MESSAGE_BYTES,
+  MessageReader,
+  parseTimeout,
+  queryOf,
+  servingStatusOf,
+} from '../../dist/internal.js';
 
 test('HealthCheckRequest: the service name, with unknown fields skipped and the last value kept', () => {
   assert.equal(decodeHealthCheckRequest(Buffer.alloc(0)), '');

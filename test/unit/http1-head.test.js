@@ -4,8 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { METHODS, STATUS_CODES } from 'node:http';
-import { HeadReader, INCOMPLETE, INVALID, KNOWN_METHODS, TOO_LARGE } from '../../build/modules/http1-head.js';
-import { reasonPhrase } from '../../build/modules/server-core.js';
+import { HeadReader, INCOMPLETE, INVALID, KNOWN_METHODS, TOO_LARGE, reasonPhrase } from '../../dist/internal.js';
 
 // Feeds `text` one byte at a time as the server does (unconsumed bytes, then the next one) and
 // returns the first verdict that is not INCOMPLETE, with the number of bytes it took.

@@ -2,7 +2,8 @@
 // integer, options object) follows one rule and fails with one wording, wherever it is given.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createProbe, eventLoopDelay, ProbeArgumentError, rssUsage } from '../../dist/index.js';
+import { createProbe, ProbeArgumentError } from '../../dist/index.js';
+import { eventLoopDelay, rssUsage } from '../../dist/checks-entry.js';
 import { waitUntilReady, fetchServiceState } from '../../dist/client.js';
 
 const TIMER_MAX_MS = 2 ** 31 - 1;

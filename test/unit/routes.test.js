@@ -1,8 +1,8 @@
 // The pure router, as a table: request line and Accept → endpoint, format, options.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-// A pure module, tested on its own through tsc's per-module output (build/modules/, not shipped).
-import { route, formatFromAccept } from '../../build/modules/routes.js';
+// A pure module, tested on its own in the shipped code (dist/internal.js re-exports it).
+import { route, formatFromAccept } from '../../dist/internal.js';
 
 const PROBE_TABLE = [
   // [method, target, endpoint]: HEAD routes as GET does (no body is the transport's business)
@@ -91,7 +91,7 @@ test('a mount prefix: only paths under it are the probe’s', () => {
 });
 
 test('mounted without a prefix, `/` is not the probe’s; the named paths are', async () => {
-  const { compilePaths } = await import('../../build/modules/routes.js');
+  const { compilePaths } = await import('../../dist/internal.js');
   const { standalone, mounted } = compilePaths(undefined, 'options.paths');
   assert.equal(route('GET', '/', undefined, '', standalone).endpoint, 'health');
   assert.deepEqual({ ...route('GET', '/', undefined, '', mounted) }, { kind: 'not-found', owned: false });
@@ -106,7 +106,7 @@ test('mounted without a prefix, `/` is not the probe’s; the named paths are', 
 });
 
 test('configured paths: renamed and aliased, with per-check paths, HEAD, verbose and JSON; the old names are gone', async () => {
-  const { compilePaths } = await import('../../build/modules/routes.js');
+  const { compilePaths } = await import('../../dist/internal.js');
   const { standalone: k8s } = compilePaths({ health: ['/livez', '/healthz'], ready: '/readyz', started: '/k8s/startupz' }, 'options.paths');
   for (const [target, endpoint] of [['/livez', 'health'], ['/healthz/', 'health'], ['/readyz', 'ready'], ['/k8s/startupz', 'started'], ['/', 'health']]) {
     assert.equal(route('GET', target, undefined, '', k8s).endpoint, endpoint, target);
@@ -131,8 +131,7 @@ test('configured paths: renamed and aliased, with per-check paths, HEAD, verbose
 });
 
 test('configured paths are validated at creation, naming the value', async () => {
-  const { compilePaths } = await import('../../build/modules/routes.js');
-  const { ProbeArgumentError } = await import('../../build/modules/errors.js');
+  const { compilePaths, ProbeArgumentError } = await import('../../dist/internal.js');
   const bad = [
     [{ health: '/' }, 'options.paths.health', "'/'"],
     [{ ready: 'readyz' }, 'options.paths.ready', 'readyz'],

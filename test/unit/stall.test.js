@@ -1,8 +1,7 @@
 // The stall verdict, pure: how late the main thread's beat is → the outcome the worker adds.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { observedStallMs, singleStallOutcome, stallLevel, stallOutcome, STALL_CHECK_NAME } from '../../build/modules/worker/stall.js';
-import { beatPeriodMs, toWorkerOptions, WORKER_DEFAULTS } from '../../build/modules/worker/options.js';
+import { observedStallMs, singleStallOutcome, stallLevel, stallOutcome, STALL_CHECK_NAME, beatPeriodMs, toWorkerOptions, WORKER_DEFAULTS } from '../../dist/internal.js';
 
 const thresholds = { readinessStallMs: 1000, livenessStallMs: 10_000, beatMs: 100 };
 

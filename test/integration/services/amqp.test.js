@@ -9,7 +9,7 @@ import amqplib from 'amqplib';
 import callbackApi from 'amqplib/callback_api';
 import amqplib010 from 'amqplib010';
 import callbackApi010 from 'amqplib010/callback_api.js';
-import { amqp } from '../../dist/checks-entry.js';
+import { amqp } from '../../../dist/checks-entry.js';
 import { PASSWORD, USER, startRabbitMQ } from './servers.js';
 import { TIMEOUT_MS, assertFails, assertPasses, eventuallyPasses, probeWith } from './probe-harness.js';
 

@@ -7,7 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import mysql2 from 'mysql2';
 import mysql2Promise from 'mysql2/promise';
-import { mysql } from '../../dist/checks-entry.js';
+import { mysql } from '../../../dist/checks-entry.js';
 import { PASSWORD, USER, startMariaDB } from './servers.js';
 import { TIMEOUT_MS, assertFails, assertPasses, eventuallyPasses, probeWith } from './probe-harness.js';
 import { eventually } from './servers.js';

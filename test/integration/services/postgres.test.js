@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
-import { postgres } from '../../dist/checks-entry.js';
+import { postgres } from '../../../dist/checks-entry.js';
 import { PASSWORD, USER, startPostgres } from './servers.js';
 import { TIMEOUT_MS, assertFails, assertPasses, countOutstanding, eventuallyPasses, probeWith } from './probe-harness.js';
 

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { performance } from 'node:perf_hooks';
-import { createProbe } from '../../dist/index.js';
+import { createProbe } from '../../../dist/index.js';
 
 export const TIMEOUT_MS = 1000;
 // A failing run is answered once the check's timeout fires; the margin covers a loaded machine

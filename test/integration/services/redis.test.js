@@ -10,7 +10,7 @@ import { createClient as createRedis5 } from 'redis5';
 import { createClient as createRedis4 } from 'redis4';
 import IORedis6 from 'ioredis';
 import IORedis5 from 'ioredis5';
-import { redis } from '../../dist/checks-entry.js';
+import { redis } from '../../../dist/checks-entry.js';
 import { PASSWORD, startRedis } from './servers.js';
 import { TIMEOUT_MS, assertFails, assertPasses, eventuallyPasses, probeWith } from './probe-harness.js';
 
