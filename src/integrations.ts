@@ -4,6 +4,7 @@
 // server's.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { ProbeArgumentError } from './errors.js';
 import { toOptions, toPrefix } from './options.js';
 import type { Probe } from './probe.js';
 
@@ -31,6 +32,14 @@ export interface KoaContextLike {
 /** A Koa 2/3 middleware. */
 export type KoaMiddleware = (ctx: KoaContextLike, next: () => Promise<unknown>) => Promise<void>;
 
+// Checked when the middleware is made: a missing probe would otherwise fail every request of the
+// app (its own routes too) with a TypeError. Duck-typed, as the adapters only call `handle()`.
+function checkProbe(probe: unknown, adapter: string): asserts probe is Probe {
+  if (typeof (probe as { handle?: unknown } | null | undefined)?.handle !== 'function') {
+    throw new ProbeArgumentError('probe', `a Probe from createProbe() (the options come second: ${adapter}(probe, { prefix }))`, probe);
+  }
+}
+
 function prefixOf(options: unknown): string {
   const given = toOptions<MountOptions>(options, 'options', ['prefix']);
   return given.prefix === undefined ? '' : toPrefix(given.prefix, 'options.prefix');
@@ -39,8 +48,10 @@ function prefixOf(options: unknown): string {
 /**
  * Connect/Express middleware: answers the probe's paths, calls `next()` for every other one.
  * `app.use(connectMiddleware(probe))`, or under a prefix `app.use(connectMiddleware(probe, { prefix: '/internal/health' }))`.
+ * Throws a `ProbeArgumentError` when `probe` is not a probe or an option is wrong.
  */
 export function connectMiddleware(probe: Probe, options?: MountOptions): ConnectMiddleware {
+  checkProbe(probe, 'connectMiddleware');
   const prefix = prefixOf(options);
   return (req, res, next) => {
     if (!probe.handle(req, res, prefix)) next();
@@ -49,9 +60,11 @@ export function connectMiddleware(probe: Probe, options?: MountOptions): Connect
 
 /**
  * Koa middleware: answers the probe's paths on the raw response (and sets `ctx.respond = false` so
- * Koa leaves it alone), awaits `next()` for every other one.
+ * Koa leaves it alone), awaits `next()` for every other one. Throws a `ProbeArgumentError` when
+ * `probe` is not a probe or an option is wrong.
  */
 export function koaMiddleware(probe: Probe, options?: MountOptions): KoaMiddleware {
+  checkProbe(probe, 'koaMiddleware');
   const prefix = prefixOf(options);
   return async (ctx, next) => {
     if (probe.handle(ctx.req, ctx.res, prefix)) {
