@@ -4,16 +4,33 @@
 import { ProbeArgumentError } from './errors.js';
 import { isServiceState, type ServiceState } from './state.js';
 
-/** An IPv4 or IPv6 address: a string, or 4 (IPv4) or 16 (IPv6) byte values as in the crate's `[0u8, 0, 0, 0]`. */
+/**
+ * Where to listen: an IPv4 or IPv6 address or a host name as a string (`'127.0.0.1'`, `'::1'`,
+ * `'localhost'`), or 4 (IPv4) or 16 (IPv6) byte values as in the crate's `[0u8, 0, 0, 0]`.
+ */
 export type AddressInput = string | readonly number[];
 
-/** Turns an address argument into an IP literal, or throws naming the bad value. */
+// RFC 1123 host names: dot-separated labels of 1 to 63 letters, digits and hyphens, neither starting
+// nor ending with a hyphen, 253 characters in all (a fully qualified name may end with a dot). The
+// last label is never all digits (RFC 1123 2.1), so `999.0.0.1` is a bad address, not a name.
+const LABEL = '[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?';
+const HOST_NAME = new RegExp(`^(?:${LABEL}\\.)*${LABEL}\\.?$`);
+const NUMERIC_LAST_LABEL = /(?:^|\.)\d+\.?$/;
+
+function isHostName(text: string): boolean {
+  return text.length <= (text.endsWith('.') ? 254 : 253) && HOST_NAME.test(text) && !NUMERIC_LAST_LABEL.test(text);
+}
+
+/**
+ * Turns an address argument into what `listen()` takes: an IP literal, or a host name, which
+ * node:net looks up when the server listens. Throws naming the bad value.
+ */
 export function toHost(address: unknown, argument: string): string {
   if (typeof address === 'string') {
     const host = address.startsWith('[') && address.endsWith(']') ? address.slice(1, -1) : address;
     // node:net (and its streams) loads here, not at import: a host is checked when a probe is made.
-    if (process.getBuiltinModule('node:net').isIP(host) !== 0) return host;
-    throw new ProbeArgumentError(argument, 'an IPv4 or IPv6 address', address);
+    if (process.getBuiltinModule('node:net').isIP(host) !== 0 || isHostName(address)) return host;
+    throw new ProbeArgumentError(argument, 'an IPv4 or IPv6 address or a host name (RFC 1123: letters, digits, hyphens and dots)', address);
   }
   if (Array.isArray(address) && (address.length === 4 || address.length === 16) && address.every(isByte)) {
     if (address.length === 4) return address.join('.');
@@ -21,7 +38,7 @@ export function toHost(address: unknown, argument: string): string {
     for (let i = 0; i < 16; i += 2) groups.push(((address[i] << 8) | address[i + 1]).toString(16));
     return compressIPv6(groups);
   }
-  throw new ProbeArgumentError(argument, 'an IPv4 or IPv6 address string, or an array of 4 or 16 byte values', address);
+  throw new ProbeArgumentError(argument, 'an IPv4 or IPv6 address or a host name as a string, or an array of 4 or 16 byte values', address);
 }
 
 function isByte(value: unknown): value is number {

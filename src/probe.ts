@@ -32,8 +32,10 @@ export const DEFAULT_PORT = 11333;
 /** Options of {@link createProbe}. Every one is optional. */
 export interface ProbeOptions {
   /**
-   * IP address to listen on: a string or 4/16 byte values. Default: every interface (`::`, or
-   * `0.0.0.0` where IPv6 is off), which is what kubelet needs to reach the pod IP.
+   * Where to listen: an IP address (a string or 4/16 byte values) or a host name (`'localhost'`),
+   * which `start()` resolves when it listens (a name that does not resolve rejects
+   * `SOCKET_UNAVAILABLE`). Default: every interface (`::`, or `0.0.0.0` where IPv6 is off), which
+   * is what kubelet needs to reach the pod IP.
    */
   host?: AddressInput;
   /** TCP port; 0 picks a free one. Default 11333. */

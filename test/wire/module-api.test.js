@@ -87,6 +87,16 @@ test('a port that is taken rejects SOCKET_UNAVAILABLE with the OS error as cause
   await stopProbe();
 });
 
+test('startProbe takes a host name too, and listens on the address it resolves to', async () => {
+  const { address, port } = await startProbe('localhost', 0, ServiceState.Up);
+  try {
+    assert.ok(['127.0.0.1', '::1'].includes(address), address);
+    assert.equal((await fetch(`http://${address.includes(':') ? `[${address}]` : address}:${port}/health`)).status, 200);
+  } finally {
+    await stopProbe();
+  }
+});
+
 test('invalid arguments reject with an error naming the bad value, and nothing starts', async () => {
   const cases = [
     [['127.0.0.1', 70000, 'UP'], /"port".*70000/],
@@ -95,6 +105,7 @@ test('invalid arguments reject with an error naming the bad value, and nothing s
     [['127.0.0.1', '8080', 'UP'], /"port".*'8080'/],
     [['999.0.0.1', 0, 'UP'], /"address".*999\.0\.0\.1/],
     [['localhost:80', 0, 'UP'], /"address".*localhost:80/],
+    [['not a host!', 0, 'UP'], /"address".*not a host!/],
     [[[1, 2, 3], 0, 'UP'], /"address".*\[1, 2, 3\]/],
     [[[256, 0, 0, 1], 0, 'UP'], /"address".*256/],
     [['127.0.0.1', 0, 'STARTING'], /"initialState".*STARTING/],
