@@ -6,7 +6,7 @@ import { describe, ProbeArgumentError } from './errors.js';
 import type { Log } from './log.js';
 import { toBoolean, toDuration, toFunction, toOptions } from './options.js';
 import type { Endpoint } from './routes.js';
-import { evaluates, type CheckOutcome } from './verdict.js';
+import { evaluates, roundMs, type CheckOutcome } from './verdict.js';
 
 /**
  * A check's detailed result. A check may return (or resolve to) one of these; any other value
@@ -424,9 +424,10 @@ export class CheckRegistry implements CheckSource {
   // Failures are always logged with their reason (responses withhold it unless exposeDetails):
   // when a check starts failing or its reason changes, and again when it recovers.
   #report(entry: Entry, outcome: CheckOutcome): void {
+    const durationMs = roundMs(outcome.durationMs);
     if (outcome.ok) {
       if (entry.loggedReason !== undefined) {
-        this.#log.info({ event: 'check-recovered', check: entry.name, critical: entry.critical, durationMs: outcome.durationMs }, `check ${entry.name} passes again`);
+        this.#log.info({ event: 'check-recovered', check: entry.name, critical: entry.critical, durationMs }, `check ${entry.name} passes again`);
       }
       entry.loggedReason = undefined;
       return;
@@ -434,11 +435,11 @@ export class CheckRegistry implements CheckSource {
     const reason = outcome.output ?? 'failed';
     const kind = entry.critical ? 'failed' : 'warns (not critical)';
     if (reason !== entry.loggedReason) {
-      this.#log.warn({ event: 'check-failed', check: entry.name, critical: entry.critical, reason, durationMs: outcome.durationMs }, `check ${entry.name} ${kind}: ${reason}`);
+      this.#log.warn({ event: 'check-failed', check: entry.name, critical: entry.critical, reason, durationMs }, `check ${entry.name} ${kind}: ${reason}`);
     } else if (this.#log.enabled('debug')) {
       // Every run of a failing check comes here (on demand: every request): fields only when wanted.
       this.#log.debug(
-        { event: 'check-still-failing', check: entry.name, critical: entry.critical, reason, durationMs: outcome.durationMs },
+        { event: 'check-still-failing', check: entry.name, critical: entry.critical, reason, durationMs },
         `check ${entry.name} still ${kind === 'failed' ? 'failing' : 'warning'}: ${reason}`,
       );
     }
