@@ -9,7 +9,7 @@ import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createProbe, ServiceState, ProbeArgumentError, SHUTDOWN_DEFAULTS, shutdownDefaults, inKubernetes } from '../../dist/index.js';
 import { startInstance } from '../fixtures/instance.js';
-import { startedProbe } from '../helpers/servers.js';
+import { startedProbe, within } from '../helpers/servers.js';
 
 function recordingLogger() {
   const lines = [];
@@ -268,8 +268,37 @@ test('a second signal during shutdown forces the exit at once with code 1', asyn
   instance.child.kill('SIGINT');
   const { code } = await instance.exited;
   assert.equal(code, 1, instance.stderr());
-  assert.match(instance.stderr(), /received SIGINT again during shutdown; forcing the end/);
+  assert.match(instance.stderr(), /shutdown: received SIGINT, a second signal, during the shutdown that SIGTERM began: forcing exit\n/);
+  assert.match(instance.stderr(), /shutdown: SIGINT, a second signal, during the shutdown that SIGTERM began; exiting with code 1 now\n/);
 });
+
+// In process, with exit: false: a signal sent to this very process, handled by the probe.
+for (const [first, second, said] of [
+  ['SIGTERM', 'SIGINT', 'SIGINT, a second signal, during the shutdown that SIGTERM began'],
+  ['SIGINT', 'SIGINT', 'SIGINT, a second signal, during the shutdown that SIGINT began'],
+  [undefined, 'SIGTERM', 'SIGTERM during the shutdown that a shutdown() call began'],
+]) {
+  test(`${second} during the shutdown ${first ?? 'shutdown()'} began cuts the sequence short (exit: false), and the log says which signal came when`, async (t) => {
+    const { lines, logger } = recordingLogger();
+    const { probe } = await startedProbe(t, { state: 'READY', logger });
+    const remove = probe.handleSignals({ exit: false, drainDelayMs: 10_000 });
+    t.after(remove);
+    if (first === undefined) void probe.shutdown();
+    else {
+      const draining = once(probe, 'change');
+      process.kill(process.pid, first);
+      await draining;
+    }
+    // shutdown() while the sequence runs returns its promise.
+    const done = probe.shutdown();
+    process.kill(process.pid, second);
+    const result = await within(done, 5000, 'the sequence cut short');
+    assert.equal(result.timedOut, true);
+    assert.equal(result.exitCode, 1);
+    assert.ok(lines.includes(`warn shutdown: received ${said}: cutting the sequence short`), lines.join('\n'));
+    assert.ok(lines.some((line) => line.startsWith('error shutdown: +') && line.endsWith(` ${said}; cutting the sequence short`)), lines.join('\n'));
+  });
+}
 
 async function waitFor(condition, timeoutMs = 5000) {
   const until = Date.now() + timeoutMs;
