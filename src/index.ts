@@ -7,7 +7,7 @@ import type { BoundAddress } from './server-core.js';
 import type { ServiceState } from './state.js';
 import type { CheckFunction, CheckOptions } from './checks.js';
 
-export { createProbe, Probe, SHUTDOWN_GRACE_PERIOD_MS, DEFAULT_PORT } from './probe.js';
+export { createProbe, Probe, STOP_GRACE_PERIOD_MS, DEFAULT_PORT } from './probe.js';
 export type { ProbeOptions, StartOptions, ProbeEvents, ServerKind } from './probe.js';
 export { SHUTDOWN_DEFAULTS, shutdownDefaults, inKubernetes } from './shutdown.js';
 export type { ShutdownOptions, ResolvedShutdownOptions, ShutdownHook, ShutdownHookOptions, ShutdownResult, TrackableServer } from './shutdown.js';
@@ -54,7 +54,7 @@ export async function startProbe(address: AddressInput, port: number, initialSta
   return defaultProbe().start({ host, port: checkedPort, state });
 }
 
-/** Stops the default probe within `SHUTDOWN_GRACE_PERIOD_MS`. Idempotent. */
+/** Stops the default probe within `STOP_GRACE_PERIOD_MS`. Idempotent. */
 export function stopProbe(): Promise<void> {
   return defaultProbe().stop();
 }

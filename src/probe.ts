@@ -23,8 +23,11 @@ import { toWorkerOptions, workerFromEnvironment, type ResolvedWorkerOptions, typ
 import type { WorkerServer } from './worker/main-side.js';
 import { STALL_CHECK_NAME } from './worker/stall.js';
 
-/** How long `stop()` waits for open connections before it closes them by force. */
-export const SHUTDOWN_GRACE_PERIOD_MS = 500;
+/**
+ * How long `probe.stop()` (and `stopProbe()`) waits for open connections before it closes them by
+ * force. Not the shutdown sequence's timing: that is `SHUTDOWN_DEFAULTS`.
+ */
+export const STOP_GRACE_PERIOD_MS = 500;
 
 /** The port the probe listens on unless told otherwise (the crate's examples use it too). */
 export const DEFAULT_PORT = 11333;
@@ -297,7 +300,7 @@ export class Probe extends EventEmitter<ProbeEvents> {
 
   /**
    * Stops the server and closes every connection, keep-alive ones included, within
-   * {@link SHUTDOWN_GRACE_PERIOD_MS}; logs an error if that had to be forced. Idempotent.
+   * {@link STOP_GRACE_PERIOD_MS}; logs an error if that had to be forced. Idempotent.
    */
   stop(): Promise<void> {
     this.#checks.close();
@@ -306,10 +309,10 @@ export class Probe extends EventEmitter<ProbeEvents> {
     if (server === undefined) {
       return this.#starting === undefined ? Promise.resolve() : this.#starting.then(() => this.stop(), () => undefined);
     }
-    this.#stopping = Promise.all([server.stop(SHUTDOWN_GRACE_PERIOD_MS), this.#responder.stop(SHUTDOWN_GRACE_PERIOD_MS)]).then(([inTime]) => {
+    this.#stopping = Promise.all([server.stop(STOP_GRACE_PERIOD_MS), this.#responder.stop(STOP_GRACE_PERIOD_MS)]).then(([inTime]) => {
       if (this.#server === server) this.#server = undefined;
       if (this.#worker === server) this.#worker = undefined;
-      if (!inTime) this.#log.error({ event: 'stop-forced', graceMs: SHUTDOWN_GRACE_PERIOD_MS }, `Service probe did not stop within ${SHUTDOWN_GRACE_PERIOD_MS} ms; open connections were closed`);
+      if (!inTime) this.#log.error({ event: 'stop-forced', graceMs: STOP_GRACE_PERIOD_MS }, `Service probe did not stop within ${STOP_GRACE_PERIOD_MS} ms; open connections were closed`);
       else this.#log.info({ event: 'stopped' }, 'Service probe stopped');
     });
     return this.#stopping;
