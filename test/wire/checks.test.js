@@ -7,6 +7,7 @@ import { connect } from 'node:net';
 import { once } from 'node:events';
 import { createProbe, ProbeArgumentError } from '../../dist/index.js';
 import { MODES, serve, get, gate, delay, watchUnhandledRejections } from '../helpers/checks.js';
+import { controlTimer } from '../helpers/timing.js';
 
 const unhandled = watchUnhandledRejections();
 
@@ -112,10 +113,8 @@ for (const mode of MODES) {
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });
     t.after(() => agent.destroy());
     await get(`${base}/started`, { agent });
-    // A plain 300 ms timer started alongside measures how late this loop runs timers right now
-    // (this machine is shared): the answer must follow it closely, not wait for the check.
-    const began = performance.now();
-    const control = new Promise((resolve) => setTimeout(() => resolve(performance.now() - began), 300));
+    // The answer must follow a plain 300 ms timer closely, not wait for the check.
+    const control = controlTimer(300);
     const { status, body, ms } = await get(`${base}/ready?verbose`, { agent });
     const controlMs = await control;
     assert.equal(status, 503);

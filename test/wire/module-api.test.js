@@ -16,6 +16,7 @@ import {
 } from '../../dist/index.js';
 import * as packageEntry from '../../dist/index.js';
 import { rawRequest } from '../helpers/http.js';
+import { controlTimer } from '../helpers/timing.js';
 
 async function listening(port) {
   return fetch(`http://127.0.0.1:${port}/health`).then(() => true, () => false);
@@ -144,11 +145,14 @@ test('stopProbe closes keep-alive connections within the grace period, is idempo
   await once(socket, 'data');
   const closed = once(socket, 'close');
 
-  const startedAt = Date.now();
+  const startedAt = performance.now();
+  const control = controlTimer(STOP_GRACE_PERIOD_MS);
   await Promise.all([stopProbe(), stopProbe()]);
   await stopProbe();
   await closed;
-  assert.ok(Date.now() - startedAt < STOP_GRACE_PERIOD_MS + 200, 'stopped within the grace period');
+  const took = performance.now() - startedAt;
+  const controlMs = await control;
+  assert.ok(took < controlMs + 200, `stopped within the grace period (${took} ms; a ${STOP_GRACE_PERIOD_MS} ms timer fired after ${controlMs} ms)`);
   assert.equal(await listening(port), false);
 
   const again = await startProbe('127.0.0.1', port, ServiceState.Ready);
@@ -167,12 +171,14 @@ test('stopProbe closes a connection stuck mid-request after the grace period and
   socket.write('GET /health HTTP/1.1\r\nHost: x\r\n'); // head never finished
   await new Promise((r) => setTimeout(r, 50));
   const closed = once(socket, 'close');
-  const startedAt = Date.now();
+  const startedAt = performance.now();
+  const control = controlTimer(STOP_GRACE_PERIOD_MS);
   await stopProbe();
-  const took = Date.now() - startedAt;
+  const took = performance.now() - startedAt;
   await closed;
+  const controlMs = await control;
   assert.ok(took >= STOP_GRACE_PERIOD_MS - 50, `waited for the grace period (${took} ms)`);
-  assert.ok(took < STOP_GRACE_PERIOD_MS + 300, `but not much longer (${took} ms)`);
+  assert.ok(took < controlMs + 300, `but not much longer (${took} ms; a ${STOP_GRACE_PERIOD_MS} ms timer fired after ${controlMs} ms)`);
 });
 
 test('an IPv6 address string and a 16-byte array are accepted', async (t) => {

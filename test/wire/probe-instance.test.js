@@ -154,12 +154,10 @@ test('stop closes connections that never sent a byte at once, without waiting ou
   // Let the probe accept them all.
   await new Promise((resolve) => setTimeout(resolve, 50));
   const closed = Promise.all(sockets.map((socket) => new Promise((resolve) => socket.once('close', resolve))));
-  const started = performance.now();
   await probe.stop();
-  const ms = performance.now() - started;
   await closed;
-  // The grace period is 500 ms; a forced stop takes all of it.
-  assert.ok(ms < 400, `stop took ${ms.toFixed(0)} ms`);
+  // A stop that waited out its grace period (connections taken for busy ones) would have logged
+  // an error when it ran out: the order of the two, not a number of milliseconds.
   assert.deepEqual(errors, []);
 });
 
