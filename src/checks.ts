@@ -11,11 +11,10 @@ import { evaluates, roundMs, type CheckOutcome } from './verdict.js';
 /**
  * A check's detailed result. A check may return (or resolve to) one of these; any other value
  * passes, except `false`. Any object is read this way, so `() => fetch(url)` fails on a response
- * whose `ok` is false, and an object whose `ok` is present but no boolean (`{ ok: 'false' }`,
- * MongoDB's `{ ok: 1 }`) fails with the reason `returned ok: 'false' (not a boolean)`.
+ * whose `ok` is false.
  */
 export interface CheckResult {
-  /** Whether the check passed: `true` or `false`, anything else fails the check. Default `true`. */
+  /** Whether the check passed. Default `true`; any value but a boolean fails the check. */
   ok?: boolean;
   /** A measurement to report, e.g. `12` (JSON `observedValue`). */
   observedValue?: number | string | boolean;
@@ -29,9 +28,7 @@ export interface CheckResult {
  * A check: a sync or async function of an `AbortSignal` that aborts when the check times out or
  * the probe stops. It fails when it throws, rejects, returns (or resolves to) `false` or an object
  * with `ok: false` (or an `ok` that is no boolean), or outlasts its `timeoutMs`; whatever else it
- * returns passes (a {@link CheckResult} adds an observed value, unit and message). The reason of a
- * failure is an `Error`'s message, a thrown string, or another thrown object's own `code` and
- * `message` (`threw an object: code ECONNREFUSED, message "connect refused"`).
+ * returns passes (a {@link CheckResult} adds an observed value, unit and message).
  *
  * The return type is `unknown` so that `() => pool.query('select 1')` fits as it is.
  *

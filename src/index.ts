@@ -42,8 +42,8 @@ export function defaultProbe(): Probe {
 
 /**
  * Starts the default probe on `address:port` with `initialState` (the crate's `start_probe`).
- * `address` is an IP string, a host name (resolved when it listens) or 4/16 byte values
- * (`[0, 0, 0, 0]`); port 0 picks a free port.
+ * `address` is an IP string or host name, or 4/16 byte values (`[0, 0, 0, 0]`); port 0 picks a
+ * free port.
  * Rejects a `ProbeArgumentError` for a bad argument and a `ProbeStartError` (`ALREADY_STARTED`,
  * `SOCKET_UNAVAILABLE`) when it cannot start; either way nothing changes.
  */

@@ -48,7 +48,6 @@ function prefixOf(options: unknown): string {
 /**
  * Connect/Express middleware: answers the probe's paths, calls `next()` for every other one.
  * `app.use(connectMiddleware(probe))`, or under a prefix `app.use(connectMiddleware(probe, { prefix: '/internal/health' }))`.
- * Throws a `ProbeArgumentError` when `probe` is not a probe or an option is wrong.
  */
 export function connectMiddleware(probe: Probe, options?: MountOptions): ConnectMiddleware {
   checkProbe(probe, 'connectMiddleware');
@@ -60,8 +59,7 @@ export function connectMiddleware(probe: Probe, options?: MountOptions): Connect
 
 /**
  * Koa middleware: answers the probe's paths on the raw response (and sets `ctx.respond = false` so
- * Koa leaves it alone), awaits `next()` for every other one. Throws a `ProbeArgumentError` when
- * `probe` is not a probe or an option is wrong.
+ * Koa leaves it alone), awaits `next()` for every other one.
  */
 export function koaMiddleware(probe: Probe, options?: MountOptions): KoaMiddleware {
   checkProbe(probe, 'koaMiddleware');

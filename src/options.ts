@@ -4,10 +4,7 @@
 import { ProbeArgumentError } from './errors.js';
 import { isServiceState, type ServiceState } from './state.js';
 
-/**
- * Where to listen: an IPv4 or IPv6 address or a host name as a string (`'127.0.0.1'`, `'::1'`,
- * `'localhost'`), or 4 (IPv4) or 16 (IPv6) byte values as in the crate's `[0u8, 0, 0, 0]`.
- */
+/** An IP address or a host name (`'localhost'`), or 4 (IPv4) or 16 (IPv6) byte values as in the crate's `[0u8, 0, 0, 0]`. */
 export type AddressInput = string | readonly number[];
 
 // RFC 1123 host names: dot-separated labels of 1 to 63 letters, digits and hyphens, neither starting
@@ -30,7 +27,7 @@ export function toHost(address: unknown, argument: string): string {
     const host = address.startsWith('[') && address.endsWith(']') ? address.slice(1, -1) : address;
     // node:net (and its streams) loads here, not at import: a host is checked when a probe is made.
     if (process.getBuiltinModule('node:net').isIP(host) !== 0 || isHostName(address)) return host;
-    throw new ProbeArgumentError(argument, 'an IPv4 or IPv6 address or a host name (RFC 1123: letters, digits, hyphens and dots)', address);
+    throw new ProbeArgumentError(argument, 'an IPv4 or IPv6 address or a host name', address);
   }
   if (Array.isArray(address) && (address.length === 4 || address.length === 16) && address.every(isByte)) {
     if (address.length === 4) return address.join('.');
@@ -38,7 +35,7 @@ export function toHost(address: unknown, argument: string): string {
     for (let i = 0; i < 16; i += 2) groups.push(((address[i] << 8) | address[i + 1]).toString(16));
     return compressIPv6(groups);
   }
-  throw new ProbeArgumentError(argument, 'an IPv4 or IPv6 address or a host name as a string, or an array of 4 or 16 byte values', address);
+  throw new ProbeArgumentError(argument, 'an IPv4 or IPv6 address or a host name, or an array of 4 or 16 byte values', address);
 }
 
 function isByte(value: unknown): value is number {

@@ -23,10 +23,7 @@ import { toWorkerOptions, workerFromEnvironment, type ResolvedWorkerOptions, typ
 import type { WorkerServer } from './worker/main-side.js';
 import { STALL_CHECK_NAME } from './worker/stall.js';
 
-/**
- * How long `probe.stop()` (and `stopProbe()`) waits for open connections before it closes them by
- * force. Not the shutdown sequence's timing: that is `SHUTDOWN_DEFAULTS`.
- */
+/** How long `stop()` waits for open connections before it closes them by force (no shutdown-sequence setting). */
 export const STOP_GRACE_PERIOD_MS = 500;
 
 /** The port the probe listens on unless told otherwise (the crate's examples use it too). */
@@ -35,10 +32,9 @@ export const DEFAULT_PORT = 11333;
 /** Options of {@link createProbe}. Every one is optional. */
 export interface ProbeOptions {
   /**
-   * Where to listen: an IP address (a string or 4/16 byte values) or a host name (`'localhost'`),
-   * which `start()` resolves when it listens (a name that does not resolve rejects
-   * `SOCKET_UNAVAILABLE`). Default: every interface (`::`, or `0.0.0.0` where IPv6 is off), which
-   * is what kubelet needs to reach the pod IP.
+   * IP address (a string or 4/16 byte values) or host name to listen on, resolved by `start()`.
+   * Default: every interface (`::`, or `0.0.0.0` where IPv6 is off), which is what kubelet needs to
+   * reach the pod IP.
    */
   host?: AddressInput;
   /** TCP port; 0 picks a free one. Default 11333. */

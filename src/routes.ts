@@ -47,8 +47,7 @@ export type Route = ProbeRoute | MetricsRoute | ErrorRoute;
 /**
  * The paths of each endpoint (option `paths` of `createProbe`). Each given endpoint replaces its
  * defaults; give several paths to alias (`health: ['/health', '/livez', '/healthz']`). No path may
- * repeat or nest in another, a default one included: `{ health: '/ready' }` throws a
- * `ProbeArgumentError` naming `options.paths.health` (move `ready` too).
+ * repeat or nest in another, defaults included.
  */
 export interface ProbePaths {
   /** Default `['/health', '/live']`. */
