@@ -7,16 +7,10 @@ import { isServiceState, type ServiceState } from './state.js';
 /** An IP address or a host name (`'localhost'`), or 4 (IPv4) or 16 (IPv6) byte values as in the crate's `[0u8, 0, 0, 0]`. */
 export type AddressInput = string | readonly number[];
 
-// RFC 1123 host names: dot-separated labels of 1 to 63 letters, digits and hyphens, neither starting
-// nor ending with a hyphen, 253 characters in all (a fully qualified name may end with a dot). The
-// last label is never all digits (RFC 1123 2.1), so `999.0.0.1` is a bad address, not a name.
-const LABEL = '[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?';
-const HOST_NAME = new RegExp(`^(?:${LABEL}\\.)*${LABEL}\\.?$`);
-const NUMERIC_LAST_LABEL = /(?:^|\.)\d+\.?$/;
-
-function isHostName(text: string): boolean {
-  return text.length <= (text.endsWith('.') ? 254 : 253) && HOST_NAME.test(text) && !NUMERIC_LAST_LABEL.test(text);
-}
+// RFC 1123 host names: at most 253 characters (a fully qualified name may add a final dot) in
+// dot-separated labels of 1 to 63 letters, digits and hyphens, neither starting nor ending with a
+// hyphen. The last label is never all digits (RFC 1123 2.1): `999.0.0.1` is a bad address, not a name.
+const HOST_NAME = /^(?=.{1,253}\.?$)(?!(?:.*\.)?\d+\.?$)(?:[a-z\d](?:[a-z\d-]{0,61}[a-z\d])?\.)*[a-z\d](?:[a-z\d-]{0,61}[a-z\d])?\.?$/i;
 
 /**
  * Turns an address argument into what `listen()` takes: an IP literal, or a host name, which
@@ -26,7 +20,7 @@ export function toHost(address: unknown, argument: string): string {
   if (typeof address === 'string') {
     const host = address.startsWith('[') && address.endsWith(']') ? address.slice(1, -1) : address;
     // node:net (and its streams) loads here, not at import: a host is checked when a probe is made.
-    if (process.getBuiltinModule('node:net').isIP(host) !== 0 || isHostName(address)) return host;
+    if (process.getBuiltinModule('node:net').isIP(host) !== 0 || HOST_NAME.test(address)) return host;
     throw new ProbeArgumentError(argument, 'an IPv4 or IPv6 address or a host name', address);
   }
   if (Array.isArray(address) && (address.length === 4 || address.length === 16) && address.every(isByte)) {

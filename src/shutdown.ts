@@ -258,10 +258,8 @@ export class Shutdown {
       }
       // Said in full: "SIGINT again" after a SIGTERM reads as if SIGINT had come twice.
       const began = this.#began!;
-      const what =
-        began.reason === SHUTDOWN_CALLED
-          ? `${signal} during the shutdown that a shutdown() call began`
-          : `${signal}, a second signal, during the shutdown that ${began.reason} began`;
+      const called = began.reason === SHUTDOWN_CALLED;
+      const what = `${signal}${called ? '' : ', a second signal,'} during the shutdown that ${called ? 'a shutdown() call' : began.reason} began`;
       this.#host.log.warn(
         { event: 'shutdown-second-signal', signal, begunBy: began.reason },
         `shutdown: received ${what}: ${began.exit ? 'forcing exit' : 'cutting the sequence short'}`,

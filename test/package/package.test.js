@@ -67,10 +67,12 @@ test('declarations ship per public entry (plus the types entries share), with th
 // HEALTHCHECK loads one file) and the declarations with their TSDoc (47 KB) are over that today.
 // This keeps what ships from growing unnoticed.
 // A regression guard, not the target: issue 11 asks for 150 KB with the README, and the package
-// misses it (gRPC, metrics and worker mode ship too); the bench reports the figure.
-test('the package without its README stays within 165 KB installed', () => {
+// misses it (gRPC, metrics and worker mode ship too); the bench reports the figure. Raised from
+// 165 KB for issue 19's fixes (host names, argument checks, clearer reasons and log lines, the
+// repository fields of package.json): 2.4 KB.
+test('the package without its README stays within 166 KB installed', () => {
   const bytes = packed.files.filter((file) => file.path !== 'README.md').reduce((sum, file) => sum + file.size, 0);
-  assert.ok(bytes <= 165_000, `${bytes} bytes`);
+  assert.ok(bytes <= 166_000, `${bytes} bytes`);
 });
 
 test('no comments in the shipped JavaScript: the TSDoc ships in the declarations', () => {
