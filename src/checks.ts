@@ -6,7 +6,7 @@ import { describe, ProbeArgumentError } from './errors.js';
 import type { Log } from './log.js';
 import { toBoolean, toDuration, toFunction, toOptions } from './options.js';
 import type { Endpoint } from './routes.js';
-import { evaluates, type CheckOutcome } from './verdict.js';
+import { evaluates, roundMs, type CheckOutcome } from './verdict.js';
 
 /**
  * A check's detailed result. A check may return (or resolve to) one of these; any other value
@@ -14,7 +14,7 @@ import { evaluates, type CheckOutcome } from './verdict.js';
  * whose `ok` is false.
  */
 export interface CheckResult {
-  /** Whether the check passed. Default `true`. */
+  /** Whether the check passed. Default `true`; any value but a boolean fails the check. */
   ok?: boolean;
   /** A measurement to report, e.g. `12` (JSON `observedValue`). */
   observedValue?: number | string | boolean;
@@ -27,8 +27,8 @@ export interface CheckResult {
 /**
  * A check: a sync or async function of an `AbortSignal` that aborts when the check times out or
  * the probe stops. It fails when it throws, rejects, returns (or resolves to) `false` or an object
- * with `ok: false`, or outlasts its `timeoutMs`; whatever else it returns passes (a
- * {@link CheckResult} adds an observed value, unit and message).
+ * with `ok: false` (or an `ok` that is no boolean), or outlasts its `timeoutMs`; whatever else it
+ * returns passes (a {@link CheckResult} adds an observed value, unit and message).
  *
  * The return type is `unknown` so that `() => pool.query('select 1')` fits as it is.
  *
@@ -383,7 +383,11 @@ export class CheckRegistry implements CheckSource {
       if (returned === false) return this.#outcome(entry, false, durationMs, { output: 'returned false' });
       if (typeof returned !== 'object' || returned === null) return this.#outcome(entry, true, durationMs, {});
       const result = returned as CheckResult;
-      const ok = result.ok !== false;
+      const given: unknown = result.ok;
+      // `ok: 'false'` (a serialised or mistyped flag) must not pass. A check is the service's code:
+      // its mistake fails the check, saying so; it is never thrown into the request that ran it.
+      if (given !== undefined && typeof given !== 'boolean') return this.#outcome(entry, false, durationMs, { output: `returned ok: ${shown(given)} (not a boolean)` });
+      const ok = given !== false;
       const output = typeof result.output === 'string' ? oneLine(result.output) : ok ? undefined : 'returned ok: false';
       return this.#outcome(entry, ok, durationMs, { observedValue: result.observedValue, observedUnit: result.observedUnit, output });
     } catch (error) {
@@ -417,9 +421,10 @@ export class CheckRegistry implements CheckSource {
   // Failures are always logged with their reason (responses withhold it unless exposeDetails):
   // when a check starts failing or its reason changes, and again when it recovers.
   #report(entry: Entry, outcome: CheckOutcome): void {
+    const durationMs = roundMs(outcome.durationMs);
     if (outcome.ok) {
       if (entry.loggedReason !== undefined) {
-        this.#log.info({ event: 'check-recovered', check: entry.name, critical: entry.critical, durationMs: outcome.durationMs }, `check ${entry.name} passes again`);
+        this.#log.info({ event: 'check-recovered', check: entry.name, critical: entry.critical, durationMs }, `check ${entry.name} passes again`);
       }
       entry.loggedReason = undefined;
       return;
@@ -427,11 +432,11 @@ export class CheckRegistry implements CheckSource {
     const reason = outcome.output ?? 'failed';
     const kind = entry.critical ? 'failed' : 'warns (not critical)';
     if (reason !== entry.loggedReason) {
-      this.#log.warn({ event: 'check-failed', check: entry.name, critical: entry.critical, reason, durationMs: outcome.durationMs }, `check ${entry.name} ${kind}: ${reason}`);
+      this.#log.warn({ event: 'check-failed', check: entry.name, critical: entry.critical, reason, durationMs }, `check ${entry.name} ${kind}: ${reason}`);
     } else if (this.#log.enabled('debug')) {
       // Every run of a failing check comes here (on demand: every request): fields only when wanted.
       this.#log.debug(
-        { event: 'check-still-failing', check: entry.name, critical: entry.critical, reason, durationMs: outcome.durationMs },
+        { event: 'check-still-failing', check: entry.name, critical: entry.critical, reason, durationMs },
         `check ${entry.name} still ${kind === 'failed' ? 'failing' : 'warning'}: ${reason}`,
       );
     }
@@ -490,15 +495,39 @@ function callHook(entry: Entry, hook: 'start' | 'stop', log: Log): void {
   }
 }
 
-/** Why a check failed, from whatever it threw: an Error's message, a string, or a description. */
+/**
+ * Why a check failed, from whatever it threw: an Error's message, a string, another object's own
+ * `code` and `message` (drivers and hand-made rejections throw `{ code, message }`), or a
+ * description.
+ */
 function reasonOf(error: unknown): string {
   try {
     if (error instanceof Error) return oneLine(error.message || error.name || 'Error');
     if (typeof error === 'string') return oneLine(error || 'threw an empty string');
+    if (typeof error === 'object' && error !== null) {
+      const fields = [ownString(error, 'code', (code) => `code ${code}`), ownString(error, 'message', (message) => `message "${message}"`)].filter((field) => field !== undefined);
+      if (fields.length > 0) {
+        const prototype = Object.getPrototypeOf(error) as unknown;
+        const what = prototype === Object.prototype || prototype === null ? 'an object' : describe(error);
+        return oneLine(`threw ${what}: ${fields.join(', ')}`);
+      }
+    }
     return `threw ${describe(error)}`;
   } catch {
     return 'threw an unreadable value';
   }
+}
+
+function ownString(object: object, key: string, show: (value: string) => string): string | undefined {
+  const value: unknown = Object.hasOwn(object, key) ? (object as Record<string, unknown>)[key] : undefined;
+  return typeof value === 'string' && value !== '' ? show(value) : undefined;
+}
+
+/** A value as a reason shows it: a string quoted, a number or null as such, anything else described. */
+function shown(value: unknown): string {
+  if (typeof value === 'string') return `'${oneLine(value).slice(0, 40)}'`;
+  if (typeof value === 'number' || typeof value === 'bigint' || value === null) return String(value);
+  return describe(value);
 }
 
 function oneLine(text: string): string {

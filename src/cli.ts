@@ -65,7 +65,7 @@ Options:
 Runs a standalone probe and prints its URL. SIGTERM or SIGINT stops it (exit 0).
 
 Options:
-  --host <ip>       IP address to listen on. Default: every interface (:: or 0.0.0.0)
+  --host <host>     IP address or host name to listen on. Default: every interface (:: or 0.0.0.0)
   -p, --port <n>    TCP port, 0 for any free port. Default: 11333
   -s, --state <s>   Initial state: up, ready, draining or down. Default: up
   -h, --help        Show this help.
@@ -196,7 +196,7 @@ async function serve(args: readonly string[]): Promise<number> {
   try {
     given = values.host === undefined ? undefined : toHost(values.host, '--host');
   } catch (error) {
-    if (error instanceof ProbeArgumentError) throw new UsageError(`--host must be an IPv4 or IPv6 address, got '${values.host}'`, 'serve');
+    if (error instanceof ProbeArgumentError) throw new UsageError(`--host must be an IPv4 or IPv6 address or a host name, got '${values.host}'`, 'serve');
     throw error;
   }
   const probe = createProbe({ ...(given === undefined ? {} : { host: given }), port, state });

@@ -7,7 +7,7 @@ import type { BoundAddress } from './server-core.js';
 import type { ServiceState } from './state.js';
 import type { CheckFunction, CheckOptions } from './checks.js';
 
-export { createProbe, Probe, SHUTDOWN_GRACE_PERIOD_MS, DEFAULT_PORT } from './probe.js';
+export { createProbe, Probe, STOP_GRACE_PERIOD_MS, DEFAULT_PORT } from './probe.js';
 export type { ProbeOptions, StartOptions, ProbeEvents, ServerKind } from './probe.js';
 export { SHUTDOWN_DEFAULTS, shutdownDefaults, inKubernetes } from './shutdown.js';
 export type { ShutdownOptions, ResolvedShutdownOptions, ShutdownHook, ShutdownHookOptions, ShutdownResult, TrackableServer } from './shutdown.js';
@@ -40,7 +40,8 @@ export function defaultProbe(): Probe {
 
 /**
  * Starts the default probe on `address:port` with `initialState` (the crate's `start_probe`).
- * `address` is an IP string or 4/16 byte values (`[0, 0, 0, 0]`); port 0 picks a free port.
+ * `address` is an IP string or host name, or 4/16 byte values (`[0, 0, 0, 0]`); port 0 picks a
+ * free port.
  * Rejects a `ProbeArgumentError` for a bad argument and a `ProbeStartError` (`ALREADY_STARTED`,
  * `SOCKET_UNAVAILABLE`) when it cannot start; either way nothing changes.
  */
@@ -51,7 +52,7 @@ export async function startProbe(address: AddressInput, port: number, initialSta
   return defaultProbe().start({ host, port: checkedPort, state });
 }
 
-/** Stops the default probe within `SHUTDOWN_GRACE_PERIOD_MS`. Idempotent. */
+/** Stops the default probe within `STOP_GRACE_PERIOD_MS`. Idempotent. */
 export function stopProbe(): Promise<void> {
   return defaultProbe().stop();
 }

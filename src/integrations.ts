@@ -4,6 +4,7 @@
 // server's.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { ProbeArgumentError } from './errors.js';
 import { toOptions, toPrefix } from './options.js';
 import type { Probe } from './probe.js';
 
@@ -31,6 +32,14 @@ export interface KoaContextLike {
 /** A Koa 2/3 middleware. */
 export type KoaMiddleware = (ctx: KoaContextLike, next: () => Promise<unknown>) => Promise<void>;
 
+// Checked when the middleware is made: a missing probe would otherwise fail every request of the
+// app (its own routes too) with a TypeError. Duck-typed, as the adapters only call `handle()`.
+function checkProbe(probe: unknown, adapter: string): asserts probe is Probe {
+  if (typeof (probe as { handle?: unknown } | null | undefined)?.handle !== 'function') {
+    throw new ProbeArgumentError('probe', `a Probe from createProbe() (the options come second: ${adapter}(probe, { prefix }))`, probe);
+  }
+}
+
 function prefixOf(options: unknown): string {
   const given = toOptions<MountOptions>(options, 'options', ['prefix']);
   return given.prefix === undefined ? '' : toPrefix(given.prefix, 'options.prefix');
@@ -41,6 +50,7 @@ function prefixOf(options: unknown): string {
  * `app.use(connectMiddleware(probe))`, or under a prefix `app.use(connectMiddleware(probe, { prefix: '/internal/health' }))`.
  */
 export function connectMiddleware(probe: Probe, options?: MountOptions): ConnectMiddleware {
+  checkProbe(probe, 'connectMiddleware');
   const prefix = prefixOf(options);
   return (req, res, next) => {
     if (!probe.handle(req, res, prefix)) next();
@@ -52,6 +62,7 @@ export function connectMiddleware(probe: Probe, options?: MountOptions): Connect
  * Koa leaves it alone), awaits `next()` for every other one.
  */
 export function koaMiddleware(probe: Probe, options?: MountOptions): KoaMiddleware {
+  checkProbe(probe, 'koaMiddleware');
   const prefix = prefixOf(options);
   return async (ctx, next) => {
     if (probe.handle(ctx.req, ctx.res, prefix)) {

@@ -4,16 +4,24 @@
 import { ProbeArgumentError } from './errors.js';
 import { isServiceState, type ServiceState } from './state.js';
 
-/** An IPv4 or IPv6 address: a string, or 4 (IPv4) or 16 (IPv6) byte values as in the crate's `[0u8, 0, 0, 0]`. */
+/** An IP address or a host name (`'localhost'`), or 4 (IPv4) or 16 (IPv6) byte values as in the crate's `[0u8, 0, 0, 0]`. */
 export type AddressInput = string | readonly number[];
 
-/** Turns an address argument into an IP literal, or throws naming the bad value. */
+// RFC 1123 host names: at most 253 characters (a fully qualified name may add a final dot) in
+// dot-separated labels of 1 to 63 letters, digits and hyphens, neither starting nor ending with a
+// hyphen. The last label is never all digits (RFC 1123 2.1): `999.0.0.1` is a bad address, not a name.
+const HOST_NAME = /^(?=.{1,253}\.?$)(?!(?:.*\.)?\d+\.?$)(?:[a-z\d](?:[a-z\d-]{0,61}[a-z\d])?\.)*[a-z\d](?:[a-z\d-]{0,61}[a-z\d])?\.?$/i;
+
+/**
+ * Turns an address argument into what `listen()` takes: an IP literal, or a host name, which
+ * node:net looks up when the server listens. Throws naming the bad value.
+ */
 export function toHost(address: unknown, argument: string): string {
   if (typeof address === 'string') {
     const host = address.startsWith('[') && address.endsWith(']') ? address.slice(1, -1) : address;
     // node:net (and its streams) loads here, not at import: a host is checked when a probe is made.
-    if (process.getBuiltinModule('node:net').isIP(host) !== 0) return host;
-    throw new ProbeArgumentError(argument, 'an IPv4 or IPv6 address', address);
+    if (process.getBuiltinModule('node:net').isIP(host) !== 0 || HOST_NAME.test(address)) return host;
+    throw new ProbeArgumentError(argument, 'an IPv4 or IPv6 address or a host name', address);
   }
   if (Array.isArray(address) && (address.length === 4 || address.length === 16) && address.every(isByte)) {
     if (address.length === 4) return address.join('.');
@@ -21,7 +29,7 @@ export function toHost(address: unknown, argument: string): string {
     for (let i = 0; i < 16; i += 2) groups.push(((address[i] << 8) | address[i + 1]).toString(16));
     return compressIPv6(groups);
   }
-  throw new ProbeArgumentError(argument, 'an IPv4 or IPv6 address string, or an array of 4 or 16 byte values', address);
+  throw new ProbeArgumentError(argument, 'an IPv4 or IPv6 address or a host name, or an array of 4 or 16 byte values', address);
 }
 
 function isByte(value: unknown): value is number {

@@ -23,8 +23,8 @@ import { toWorkerOptions, workerFromEnvironment, type ResolvedWorkerOptions, typ
 import type { WorkerServer } from './worker/main-side.js';
 import { STALL_CHECK_NAME } from './worker/stall.js';
 
-/** How long `stop()` waits for open connections before it closes them by force. */
-export const SHUTDOWN_GRACE_PERIOD_MS = 500;
+/** How long `stop()` waits for open connections before it closes them by force (no shutdown-sequence setting). */
+export const STOP_GRACE_PERIOD_MS = 500;
 
 /** The port the probe listens on unless told otherwise (the crate's examples use it too). */
 export const DEFAULT_PORT = 11333;
@@ -32,8 +32,9 @@ export const DEFAULT_PORT = 11333;
 /** Options of {@link createProbe}. Every one is optional. */
 export interface ProbeOptions {
   /**
-   * IP address to listen on: a string or 4/16 byte values. Default: every interface (`::`, or
-   * `0.0.0.0` where IPv6 is off), which is what kubelet needs to reach the pod IP.
+   * IP address (a string or 4/16 byte values) or host name to listen on, resolved by `start()`.
+   * Default: every interface (`::`, or `0.0.0.0` where IPv6 is off), which is what kubelet needs to
+   * reach the pod IP.
    */
   host?: AddressInput;
   /** TCP port; 0 picks a free one. Default 11333. */
@@ -295,7 +296,7 @@ export class Probe extends EventEmitter<ProbeEvents> {
 
   /**
    * Stops the server and closes every connection, keep-alive ones included, within
-   * {@link SHUTDOWN_GRACE_PERIOD_MS}; logs an error if that had to be forced. Idempotent.
+   * {@link STOP_GRACE_PERIOD_MS}; logs an error if that had to be forced. Idempotent.
    */
   stop(): Promise<void> {
     this.#checks.close();
@@ -304,10 +305,10 @@ export class Probe extends EventEmitter<ProbeEvents> {
     if (server === undefined) {
       return this.#starting === undefined ? Promise.resolve() : this.#starting.then(() => this.stop(), () => undefined);
     }
-    this.#stopping = Promise.all([server.stop(SHUTDOWN_GRACE_PERIOD_MS), this.#responder.stop(SHUTDOWN_GRACE_PERIOD_MS)]).then(([inTime]) => {
+    this.#stopping = Promise.all([server.stop(STOP_GRACE_PERIOD_MS), this.#responder.stop(STOP_GRACE_PERIOD_MS)]).then(([inTime]) => {
       if (this.#server === server) this.#server = undefined;
       if (this.#worker === server) this.#worker = undefined;
-      if (!inTime) this.#log.error({ event: 'stop-forced', graceMs: SHUTDOWN_GRACE_PERIOD_MS }, `Service probe did not stop within ${SHUTDOWN_GRACE_PERIOD_MS} ms; open connections were closed`);
+      if (!inTime) this.#log.error({ event: 'stop-forced', graceMs: STOP_GRACE_PERIOD_MS }, `Service probe did not stop within ${STOP_GRACE_PERIOD_MS} ms; open connections were closed`);
       else this.#log.info({ event: 'stopped' }, 'Service probe stopped');
     });
     return this.#stopping;

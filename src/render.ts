@@ -2,7 +2,7 @@
 // probe writes comes from here, so the standalone server and `probe.handle()` send the same bytes.
 
 import { SERVICE_STATES, type ServiceState } from './state.js';
-import { checkStatus, type CheckOutcome, type DetailedVerdict, type Verdict } from './verdict.js';
+import { checkStatus, roundMs, type CheckOutcome, type DetailedVerdict, type Verdict } from './verdict.js';
 
 /** A response ready to write: `headers` is a flat `[name, value, name, value, …]` list. */
 export interface RenderedResponse {
@@ -119,7 +119,7 @@ export function renderHealthJson(verdict: DetailedVerdict, exposeDetails: boolea
     if (outcome.observedValue !== undefined) entry['observedValue'] = outcome.observedValue;
     if (outcome.observedUnit !== undefined) entry['observedUnit'] = outcome.observedUnit;
     entry['time'] = new Date(outcome.time).toISOString();
-    entry['durationMs'] = Math.round(outcome.durationMs * 100) / 100;
+    entry['durationMs'] = roundMs(outcome.durationMs);
     if (exposeDetails && outcome.output !== undefined) entry['output'] = outcome.output;
     checks[outcome.name] = [entry];
   }

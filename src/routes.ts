@@ -46,7 +46,8 @@ export type Route = ProbeRoute | MetricsRoute | ErrorRoute;
 
 /**
  * The paths of each endpoint (option `paths` of `createProbe`). Each given endpoint replaces its
- * defaults; give several paths to alias (`health: ['/health', '/livez', '/healthz']`).
+ * defaults; give several paths to alias (`health: ['/health', '/livez', '/healthz']`). No path may
+ * repeat or nest in another, defaults included.
  */
 export interface ProbePaths {
   /** Default `['/health', '/live']`. */
@@ -82,18 +83,26 @@ const ENDPOINTS: readonly Endpoint[] = ['health', 'ready', 'started'];
 // one: it is the host app's when mounted.
 const PATH_SHAPE = /^(?:\/[A-Za-z0-9\-._~!$&'()*+,;=:@]+)+$/;
 
+/** One path of the table being compiled: whose it is, and whether the user set it. */
+interface PathEntry {
+  readonly endpoint: Endpoint | 'metrics';
+  readonly path: string;
+  readonly given: boolean;
+}
+
+const clashes = (a: string, b: string): boolean => a === b || a.startsWith(`${b}/`) || b.startsWith(`${a}/`);
+
 /**
  * Compiles the `paths` option into the tables the standalone server and `handle()` route with.
  * Throws a `ProbeArgumentError` naming the bad value: not a path of plain segments, `/`, a path
  * given twice, or one path under another (`/health` and `/health/db` would clash with the
- * per-check path of a check named `db`).
+ * per-check path of a check named `db`). A clash names the key the user set (a default path is
+ * never the mistake; of two set paths, the later one), and says what it clashes with.
  */
 export function compilePaths(paths: unknown, argument: string, metrics = false): { standalone: PathTable; mounted: PathTable } {
   const given = toOptions<ProbePaths>(paths, argument, ENDPOINTS);
-  const byPath = new Map<string, Endpoint>();
-  const byCheckBase = new Map<string, Endpoint>();
   // `/metrics` is taken when served; an endpoint path may not shadow it.
-  const seen: string[] = metrics ? [METRICS_PATH] : [];
+  const entries: PathEntry[] = metrics ? [{ endpoint: 'metrics', path: METRICS_PATH, given: false }] : [];
   for (const endpoint of ENDPOINTS) {
     const value = given[endpoint];
     const list = value === undefined ? DEFAULT_PATHS[endpoint] : typeof value === 'string' ? [value] : value;
@@ -104,15 +113,31 @@ export function compilePaths(paths: unknown, argument: string, metrics = false):
       if (typeof path !== 'string' || !PATH_SHAPE.test(path)) {
         throw new ProbeArgumentError(`${argument}.${endpoint}`, "paths such as '/livez' or '/k8s/readyz' (leading slash, no trailing slash, not '/', no '?', '#', '%' or spaces)", path);
       }
-      const clash = seen.find((other) => other === path || other.startsWith(`${path}/`) || path.startsWith(`${other}/`));
-      if (clash !== undefined) {
-        throw new ProbeArgumentError(`${argument}.${endpoint}`, `paths that neither repeat nor nest in another endpoint path ('${path}' clashes with '${clash}')`, path);
-      }
-      seen.push(path);
-      byPath.set(path, endpoint);
-      byPath.set(`${path}/`, endpoint);
-      if (endpoint !== 'started') byCheckBase.set(`${path}/`, endpoint);
+      entries.push({ endpoint, path, given: value !== undefined });
     }
+  }
+  // Every pair, so that which key is named does not depend on the order endpoints compile in.
+  // Defaults never clash with each other: one of a clashing pair is always the user's.
+  for (let later = 1; later < entries.length; later++) {
+    for (let earlier = 0; earlier < later; earlier++) {
+      if (!clashes(entries[earlier]!.path, entries[later]!.path)) continue;
+      const [blamed, other] = entries[later]!.given ? [entries[later]!, entries[earlier]!] : [entries[earlier]!, entries[later]!];
+      const what =
+        other.endpoint === 'metrics'
+          ? `'${other.path}', served with metrics: true`
+          : other.given
+            ? `'${other.path}' of ${argument}.${other.endpoint}`
+            : `'${other.path}', the default of ${argument}.${other.endpoint}`;
+      throw new ProbeArgumentError(`${argument}.${blamed.endpoint}`, `paths that neither repeat nor nest in another endpoint path ('${blamed.path}' clashes with ${what})`, blamed.path);
+    }
+  }
+  const byPath = new Map<string, Endpoint>();
+  const byCheckBase = new Map<string, Endpoint>();
+  for (const { endpoint, path } of entries) {
+    if (endpoint === 'metrics') continue;
+    byPath.set(path, endpoint);
+    byPath.set(`${path}/`, endpoint);
+    if (endpoint !== 'started') byCheckBase.set(`${path}/`, endpoint);
   }
   const table = (answersRoot: boolean): PathTable => Object.freeze({ endpointByPath: byPath, endpointByCheckBase: byCheckBase, answersRoot, metrics });
   return { standalone: table(true), mounted: table(false) };

@@ -288,7 +288,9 @@ export function bind(server: NetServer, host: string | undefined, port: number, 
       server.removeAllListeners();
       server.close();
       const where = `${host ?? 'all interfaces'} port ${port}`;
-      reject(new ProbeStartError('SOCKET_UNAVAILABLE', `Cannot listen on ${where}: ${error.code ?? error.message}`, { cause: error }));
+      // listen() looks a host name up first; its failure is the name's, not the port's.
+      const why = error.syscall === 'getaddrinfo' ? `the host name does not resolve (${error.code})` : (error.code ?? error.message);
+      reject(new ProbeStartError('SOCKET_UNAVAILABLE', `Cannot listen on ${where}: ${why}`, { cause: error }));
     };
     server.once('error', onListenError);
     server.listen({ host, port, exclusive: true }, () => {

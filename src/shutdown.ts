@@ -180,6 +180,8 @@ export class Shutdown {
   #signalOptions: ResolvedShutdownOptions | undefined;
   #uninstallSignals: (() => void) | undefined;
   #running: Promise<ShutdownResult> | undefined;
+  /** What began the running sequence (a signal's name, or {@link SHUTDOWN_CALLED}) and whether it exits. */
+  #began: { readonly reason: string; readonly exit: boolean } | undefined;
   #force: ((reason: string) => void) | undefined;
 
   constructor(host: ShutdownHost) {
@@ -254,8 +256,15 @@ export class Shutdown {
         void this.run(options, signal);
         return;
       }
-      this.#host.log.warn({ event: 'shutdown-second-signal', signal }, `shutdown: received ${signal} again during shutdown; forcing the end`);
-      this.#force?.(`second signal ${signal}`);
+      // Said in full: "SIGINT again" after a SIGTERM reads as if SIGINT had come twice.
+      const began = this.#began!;
+      const called = began.reason === SHUTDOWN_CALLED;
+      const what = `${signal}${called ? '' : ', a second signal,'} during the shutdown that ${called ? 'a shutdown() call' : began.reason} began`;
+      this.#host.log.warn(
+        { event: 'shutdown-second-signal', signal, begunBy: began.reason },
+        `shutdown: received ${what}: ${began.exit ? 'forcing exit' : 'cutting the sequence short'}`,
+      );
+      this.#force?.(what);
     };
     for (const signal of options.signals) process.on(signal, onSignal);
     const uninstall = () => {
@@ -286,12 +295,15 @@ export class Shutdown {
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.run(options, 'shutdown() called');
+    return this.run(options, SHUTDOWN_CALLED);
   }
 
   /** Runs the sequence once; every later call returns the same promise. */
   run(options: ResolvedShutdownOptions, reason: string): Promise<ShutdownResult> {
-    this.#running ??= this.#sequence(options, reason);
+    if (this.#running === undefined) {
+      this.#began = { reason, exit: options.exit };
+      this.#running = this.#sequence(options, reason);
+    }
     return this.#running;
   }
 
@@ -402,6 +414,9 @@ export class Shutdown {
     return Object.freeze({ exitCode, timedOut, failedHooks: Object.freeze(failedHooks), openHolds: Object.freeze(openHolds) });
   }
 }
+
+/** The reason of a sequence begun by `shutdown()` rather than a signal. */
+const SHUTDOWN_CALLED = 'shutdown() called';
 
 // An anonymous hook (an inline arrow) is named by its number and the start of its source, so that
 // a log line says which one hung.

@@ -69,6 +69,14 @@ export interface CheckOutcome {
   readonly output?: string | undefined;
 }
 
+/**
+ * A check's duration as the probe shows it, in the JSON body and in log fields: ms with 2 decimals
+ * (the monotonic clock's sub-microsecond digits are noise to a reader).
+ */
+export function roundMs(durationMs: number): number {
+  return Math.round(durationMs * 100) / 100;
+}
+
 /** Whether an endpoint evaluates a check with these `affects` flags. */
 export function evaluates(endpoint: Endpoint, check: { readonly readiness: boolean; readonly liveness: boolean }): boolean {
   switch (endpoint) {

@@ -13,7 +13,7 @@ import { KeepAliveClient } from '../lib/wire.mjs';
 
 export const title = 'lifecycle';
 
-const GRACE_MS = 500; // SHUTDOWN_GRACE_PERIOD_MS
+const GRACE_MS = 500; // STOP_GRACE_PERIOD_MS
 // A forced stop ends once the grace timer has fired and the sockets it destroyed have closed: a
 // few ms past the grace period on a quiet machine. The short variant, inside `npm test` next to
 // other suites, allows more.

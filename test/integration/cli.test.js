@@ -108,7 +108,8 @@ test('usage errors exit 2 with a one-line reason on stderr and nothing on stdout
     [['serve', '--port', '-p'], /./],
     [['serve', '--port', '8x'], /--port must be/],
     [['serve', '--state', 'sleepy'], /--state must be up, ready, draining or down, got 'sleepy'/],
-    [['serve', '--host', 'example.com'], /--host must be an IPv4 or IPv6 address, got 'example.com'/],
+    [['serve', '--host', 'not a host!'], /--host must be an IPv4 or IPv6 address or a host name, got 'not a host!'/],
+    [['serve', '--host', ''], /--host must be an IPv4 or IPv6 address or a host name, got ''/],
     [['serve', 'now'], /serve takes no arguments/],
     [['help', 'nope'], /unknown command 'nope'/],
   ];
@@ -235,6 +236,30 @@ test('serve starts UP by default (/ready answers 503) and the CLI check agrees',
   assert.equal((await run('check', `${server.url}health`)).code, 0);
   server.child.kill('SIGTERM');
   assert.equal((await server.done).code, 0);
+});
+
+test('serve --host takes a host name: it listens on the address the name resolves to and prints that', async (t) => {
+  const server = start(['serve', '--host', 'localhost', '--port', '0']);
+  t.after(() => server.child.kill('SIGKILL'));
+  await within(
+    (async () => {
+      while (!server.stdout().includes('\n')) await Promise.race([once(server.child.stdout, 'data'), server.done]);
+    })(),
+    10_000,
+    'serve printing its URL',
+  );
+  const match = /listening on (http:\/\/(?:127\.0\.0\.1|\[::1\]):\d+\/) with initial state UP\n/.exec(server.stdout());
+  assert.ok(match, server.stdout());
+  assert.equal((await fetch(`${match[1]}health`)).status, 200);
+  server.child.kill('SIGTERM');
+  assert.equal((await server.done).code, 0);
+});
+
+test('serve exits 1 naming the host when a host name does not resolve', async () => {
+  const result = await run('serve', '--host', 'no-such-host.invalid', '--port', '0');
+  assert.equal(result.code, 1);
+  assert.equal(result.stdout, '');
+  assert.match(result.stderr, /^service-probe: Cannot listen on no-such-host\.invalid port 0: the host name does not resolve \((?:ENOTFOUND|EAI_AGAIN|EAI_NONAME)\)\n$/);
 });
 
 test('serve exits 1 with the reason when the port is taken', async (t) => {

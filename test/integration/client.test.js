@@ -15,6 +15,7 @@ import {
 } from '../../dist/client.js';
 import { ProbeArgumentError, ProbeClientError } from '../../dist/index.js';
 import { closedPort, rawServer, silentServer, startedProbe } from '../helpers/servers.js';
+import { controlTimer } from '../helpers/timing.js';
 
 const require = createRequire(import.meta.url);
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
@@ -119,10 +120,12 @@ test('a refused connection rejects UNREACHABLE with the socket error as cause', 
 test('a server that never answers rejects TIMEOUT after timeoutMs and the client hangs up', async (t) => {
   const server = await silentServer(t);
   const began = performance.now();
+  const control = controlTimer(200);
   await assert.rejects(fetchServiceState(server.url(), { timeoutMs: 200 }), isClientError('TIMEOUT', { url: server.url() }));
   const elapsed = performance.now() - began;
+  const controlMs = await control;
   assert.ok(elapsed >= 190, `rejected after ${elapsed} ms, before the timeout`);
-  assert.ok(elapsed < 200 + 1000, `rejected after ${elapsed} ms`);
+  assert.ok(elapsed < controlMs + 1000, `rejected after ${elapsed} ms; a 200 ms timer fired after ${controlMs} ms`);
   await server.closed();
 });
 
@@ -274,6 +277,7 @@ test('waitUntilReady rejects NOT_READY after timeoutMs, naming each URL that was
   const up = await startedProbe(t, { state: 'UP' });
   const refused = `http://127.0.0.1:${await closedPort()}/ready`;
   const began = performance.now();
+  const control = controlTimer(500);
   await assert.rejects(waitUntilReady([ready.url(), up.url(), refused], { timeoutMs: 500, intervalMs: 50 }), (error) => {
     isClientError('NOT_READY', { notReady: [up.url(), refused], url: up.url() })(error);
     assert.ok(error.message.includes(`${up.url()} (UP)`), error.message);
@@ -282,7 +286,8 @@ test('waitUntilReady rejects NOT_READY after timeoutMs, naming each URL that was
     return true;
   });
   const elapsed = performance.now() - began;
-  assert.ok(elapsed >= 490 && elapsed < 500 + 1000, `rejected after ${elapsed} ms`);
+  const controlMs = await control;
+  assert.ok(elapsed >= 490 && elapsed < controlMs + 1000, `rejected after ${elapsed} ms; a 500 ms timer fired after ${controlMs} ms`);
 });
 
 test('waitUntilReady gives up at the deadline even while a request hangs', async (t) => {

@@ -143,6 +143,46 @@ test('a bad prefix is rejected naming the value', () => {
   assert.throws(() => connectMiddleware(probe, { prefx: '/x' }), ProbeArgumentError);
 });
 
+test('an adapter given anything but a probe throws at creation naming "probe", and nothing is mounted', async (t) => {
+  // The probe argument forgotten: the options land in its place.
+  const wrongs = [{ prefix: '/internal/health' }, undefined, null, 'probe', {}, { handle: 'not a function' }];
+  const refused = (received) => (error) => {
+    assert.ok(error instanceof ProbeArgumentError, String(error));
+    assert.equal(error.code, 'INVALID_ARGUMENT');
+    assert.equal(error.argument, 'probe');
+    assert.equal(error.value, received);
+    assert.match(error.message, /"probe" argument must be a Probe/);
+    return true;
+  };
+  for (const wrong of wrongs) {
+    assert.throws(() => connectMiddleware(wrong), refused(wrong));
+    assert.throws(() => connectMiddleware(wrong, { prefix: '/internal/health' }), refused(wrong));
+    assert.throws(() => koaMiddleware(wrong), refused(wrong));
+  }
+  assert.throws(() => connectMiddleware({ prefix: '/x' }), /the options come second: connectMiddleware\(probe, \{ prefix \}\)\)\. Received an instance of Object/);
+
+  // In real apps: the mistake surfaces where the app is built, and the app's routes stay the app's.
+  const app = express();
+  assert.throws(() => app.use(connectMiddleware({ prefix: '/internal/health' })), /"probe" argument must be a Probe/);
+  app.get('/', (req, res) => res.send('the app'));
+  const server = http.createServer(app);
+  const port = await listening(server);
+  t.after(() => server.close());
+  const koa = new Koa();
+  assert.throws(() => koa.use(koaMiddleware({ prefix: '/internal/health' })), /"probe" argument must be a Probe/);
+  koa.use((ctx) => {
+    if (ctx.path === '/') ctx.body = 'the koa app';
+  });
+  const koaServer = http.createServer(koa.callback());
+  const koaPort = await listening(koaServer);
+  t.after(() => koaServer.close());
+  for (const [where, body] of [[port, 'the app'], [koaPort, 'the koa app']]) {
+    const res = await fetch(`http://127.0.0.1:${where}/`);
+    assert.equal(`${res.status} ${await res.text()}`, `200 ${body}`);
+    assert.equal((await fetch(`http://127.0.0.1:${where}/internal/health/ready`)).status, 404);
+  }
+});
+
 test('while a tracked Express server drains, probe answers mounted on it also carry Connection: close', async (t) => {
   const probe = createProbe({ host: '127.0.0.1', port: 0, state: ServiceState.Ready });
   const app = express();

@@ -111,6 +111,31 @@ test('pino at its default level sees the service become READY, with fields to fi
   }
 });
 
+test('durations in log fields are ms rounded to 2 decimals, as in the JSON body: check runs and shutdown hooks', async (t) => {
+  const { logger, records } = pinoLines({ level: 'debug' });
+  const probe = createProbe({ host: '127.0.0.1', port: 0, logger });
+  t.after(() => probe.stop());
+  const { port } = await probe.start();
+  let healthy = false;
+  // A run that spans a turn of the event loop: its duration is a fraction of a millisecond with
+  // many digits on the monotonic clock.
+  probe.addCheck('db', () => new Promise((resolve) => setImmediate(() => resolve(healthy))));
+  for (let i = 0; i < 3; i++) await fetch(`http://127.0.0.1:${port}/ready`);
+  healthy = true;
+  await fetch(`http://127.0.0.1:${port}/ready`);
+  probe.onShutdown(async function flush() {
+    await new Promise((resolve) => setImmediate(resolve));
+  });
+  await probe.shutdown({ exit: false });
+
+  const timed = records.filter((record) => 'durationMs' in record);
+  assert.deepEqual([...new Set(timed.map((record) => record.event))].sort(), ['check-failed', 'check-recovered', 'check-still-failing', 'shutdown-hook-done']);
+  for (const record of timed) {
+    assert.ok(Number.isFinite(record.durationMs) && record.durationMs >= 0, JSON.stringify(record));
+    assert.equal(record.durationMs, Math.round(record.durationMs * 100) / 100, `${record.event}: ${record.durationMs}`);
+  }
+});
+
 test('shutdown steps reach pino at info, hooks named after their function or their source', async (t) => {
   const { logger, events } = pinoLines();
   const probe = createProbe({ host: '127.0.0.1', port: 0, state: 'READY', logger });

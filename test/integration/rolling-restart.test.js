@@ -32,14 +32,15 @@ test('SIGTERM to one of two instances fails no client request, and that instance
   const client = startClient(lb, CONCURRENCY);
   await sleep(300);
 
-  const signalledAt = Date.now();
   leaving.child.kill('SIGTERM');
   const exit = await leaving.exited;
   await sleep(300);
   const results = await client.stop();
 
+  // Within its timeout by cause, not by this process's clock: a sequence that timeoutMs cut short
+  // exits 1 and says so.
   assert.deepEqual({ code: exit.code, signal: exit.signal }, { code: 0, signal: null }, leaving.stderr());
-  assert.ok(exit.at - signalledAt < DRAIN_DELAY_MS + TIMEOUT_MS, `exited after ${exit.at - signalledAt} ms`);
+  assert.doesNotMatch(leaving.stderr(), /ran out/);
   assert.equal(failuresOf(results).length, 0, `failed requests: ${describeFailures(results)}`);
   const servedBy = (instance) => results.filter((r) => r.body?.startsWith(`ok ${instance.pid} `)).length;
   assert.ok(servedBy(leaving) > 10, `the leaving instance served ${servedBy(leaving)} requests`);

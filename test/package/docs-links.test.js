@@ -1,8 +1,10 @@
-// No link inside the package points at a file it does not contain. The package ships README.md,
-// LICENSE, package.json and what package.json `files` lists (dist/), so a relative link from the
-// README to docs/ or examples/ would be dead on the registry page and in node_modules: the README
-// names those files as plain paths in code spans instead. The docs/ pages, which stay in the
-// repository, may link relatively, but only to files that exist.
+// Every link of the README works where the README is read: on the npm registry's page, in
+// node_modules and on the repository. The package ships README.md, LICENSE, package.json and dist/
+// only, so a relative link to docs/ or examples/ would be dead in two of the three: the README links
+// to its own headings, or by absolute https URL, and into the repository by URL into its main
+// branch (`https://github.com/service-probe/service-probe/blob/main/docs/api.md`), which must name a
+// file (and heading) of this checkout. The docs/ pages, read on the repository, link relatively, to
+// files and headings that exist.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -40,44 +42,66 @@ function anchors(text) {
 
 const isExternal = (target) => /^[a-z][a-z\d+.-]*:/i.test(target);
 
-/** Whether a path (relative to the package root) is in the tarball: npm's fixed files and `files`. */
-function shipped(path) {
-  const clean = normalize(path).replace(/\/$/, '');
-  if (['README.md', 'LICENSE', 'package.json'].includes(clean)) return true;
-  return pkg.files.some((entry) => clean === entry || clean.startsWith(`${entry.replace(/\/$/, '')}/`));
+// The repository, as package.json names it; every link into it points at its main branch.
+const REPOSITORY = 'https://github.com/service-probe/service-probe';
+const IN_REPOSITORY = /^https:\/\/github\.com\/service-probe\/service-probe\/(?:blob|tree)\/([^/#]+)\/([^#]*)(?:#(.*))?$/;
+
+/** What is wrong with one README link target (`undefined` when nothing), given the README's own headings. */
+function readmeLinkProblem(target, own) {
+  if (target.startsWith('#')) return own.has(target.slice(1)) ? undefined : 'no such heading in README.md';
+  if (!target.startsWith('https://')) return 'neither an anchor nor an absolute https URL: dead on the npm page or in node_modules';
+  if (!target.startsWith(`${REPOSITORY}/blob/`) && !target.startsWith(`${REPOSITORY}/tree/`)) return undefined;
+  const [, branch, path, anchor] = IN_REPOSITORY.exec(target) ?? [];
+  if (branch !== 'main') return `not a link into the main branch (${REPOSITORY}/blob/main/<path>)`;
+  const file = decodeURIComponent(path).replace(/\/$/, '');
+  if (file === '' || !existsSync(join(rootDir, file))) return `${file}: no such file in the repository`;
+  if (anchor !== undefined && !(file.endsWith('.md') && anchors(read(file)).has(anchor))) return `${file}: no heading '${anchor}'`;
+  return undefined;
 }
 
-test('the README links only to what the package ships, and its anchors exist', () => {
+test('package.json names the repository, its home page and where to report bugs', () => {
+  assert.deepEqual(pkg.repository, { type: 'git', url: `git+${REPOSITORY}.git` });
+  assert.equal(pkg.homepage, `${REPOSITORY}#readme`);
+  assert.deepEqual(pkg.bugs, { url: `${REPOSITORY}/issues` });
+});
+
+test('every README link is an anchor of its own or an absolute https URL, and a link into the repository names a file and heading that exist', () => {
   const readme = read('README.md');
   const own = anchors(readme);
-  const targets = linkTargets(readme);
   const problems = [];
-  for (const target of targets) {
-    if (isExternal(target)) continue;
-    const [path, anchor] = target.split('#');
-    if (path === '') {
-      if (!own.has(anchor)) problems.push(`${target}: no such heading in README.md`);
-    } else if (!shipped(path) || !existsSync(join(rootDir, path))) {
-      problems.push(`${target}: not in the package (files: README.md, LICENSE, package.json, ${pkg.files.join(', ')})`);
-    }
+  for (const target of linkTargets(readme)) {
+    const problem = readmeLinkProblem(target, own);
+    if (problem !== undefined) problems.push(`${target}: ${problem}`);
   }
   assert.deepEqual(problems, []);
 });
 
-test('the rule catches a relative link to an unshipped file, as a link, an image or an HTML attribute', () => {
-  const bad = 'See [the API](docs/api.md), ![chart](bench/results.svg), <a href="examples/demo.mjs">demo</a>\n[x]: SECURITY.md\n\n[ok](https://example.com/) [ok](#top) [ok](LICENSE) [ok](dist/index.js)\n';
-  const flagged = linkTargets(bad).filter((t) => !isExternal(t) && !t.startsWith('#') && !shipped(t.split('#')[0]));
-  assert.deepEqual(flagged.sort(), ['SECURITY.md', 'bench/results.svg', 'docs/api.md', 'examples/demo.mjs']);
+test('the rule catches relative links, plain http, and repository links to a missing file, heading or branch, in every form of link', () => {
+  const own = new Set(['usage']);
+  const links = [
+    '[the API](docs/api.md)',
+    '![chart](bench/results.svg)',
+    '<a href="examples/demo.mjs">demo</a>',
+    '[license](LICENSE)',
+    '[plain](http://example.com/)',
+    `[gone](${REPOSITORY}/blob/main/docs/no-such-page.md)`,
+    `[no heading](${REPOSITORY}/blob/main/docs/api.md#no-such-heading)`,
+    `[old branch](${REPOSITORY}/blob/master/docs/api.md)`,
+    '[nowhere](#no-such-heading)',
+  ];
+  const fine = ['[ok](https://example.com/)', '[ok](#usage)', `[ok](${REPOSITORY}/blob/main/docs/api.md)`, `[ok](${REPOSITORY}/blob/main/docs/api.md#errors)`, `[ok](${REPOSITORY}/tree/main/examples/kubernetes)`, `[ok](${REPOSITORY}/issues)`];
+  const text = `${links.join(' ')}\n[x]: SECURITY.md\n\n${fine.join(' ')}\n`;
+  const flagged = linkTargets(text).filter((target) => readmeLinkProblem(target, own) !== undefined);
+  assert.equal(flagged.length, links.length + 1, flagged.join('\n'));
+  assert.ok(flagged.includes('SECURITY.md'));
   // Paths in code spans and code blocks are names, not links.
   assert.deepEqual(linkTargets('`[api](docs/api.md)`\n```md\n[api](docs/api.md)\n```\n'), []);
 });
 
-test("every docs/ page the README names exists, and every docs/ page is named in the README", () => {
-  const readme = read('README.md');
-  const named = new Set([...readme.matchAll(/`(docs\/[\w.-]+\.md)`/g)].map((m) => m[1]));
+test('every docs/ page is linked from the README', () => {
+  const linked = new Set(linkTargets(read('README.md')).map((target) => IN_REPOSITORY.exec(target)?.[2]).filter((path) => path?.startsWith('docs/')));
   const pages = readdirSync(join(rootDir, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`);
-  assert.deepEqual([...named].filter((p) => !pages.includes(p)), [], 'named but missing');
-  assert.deepEqual(pages.filter((p) => !named.has(p)), [], 'pages the README never names');
+  assert.deepEqual(pages.filter((p) => !linked.has(p)), [], 'pages the README never links to');
 });
 
 test('the relative links of the docs/ pages and SECURITY.md point at files (and headings) that exist', () => {

@@ -94,3 +94,28 @@ test('an options argument is an object with known keys only, everywhere', async 
     assert.match(unknown.message, /must be one of the known options \(/);
   }
 });
+
+test('a host is an IP literal or a host name (RFC 1123: letters, digits, hyphens, dots); anything else is refused naming the value', async () => {
+  const longest = `${'a'.repeat(63)}.${'b'.repeat(63)}.${'c'.repeat(63)}.${'d'.repeat(61)}`; // 253 characters
+  for (const host of ['localhost', 'LOCALHOST', 'probe-1.internal', 'localhost.', '1-2.example', 'x', longest, '127.0.0.1', '::1', '[::1]', [127, 0, 0, 1]]) {
+    assert.doesNotThrow(() => createProbe({ host }), `${host}`);
+    // Refused for its port: the host passed.
+    assert.equal((await thrown(() => createProbe().start({ host, port: 70_000 }))).argument, 'overrides.port', `${host}`);
+  }
+  const refused = ['not a host!', '', ' localhost', 'localhost:80', 'under_score', '-leading', 'trailing-', 'a..b', '.', 'ünïcode',
+    // A name's last label is never all digits (RFC 1123 2.1): these are bad addresses, not names.
+    '999.0.0.1', '1.2.3', '10.0.0.1.', `${longest}x`, `${'a'.repeat(64)}.example`, 42, true, null, {}];
+  for (const host of refused) {
+    for (const [argument, give] of [
+      ['options.host', () => createProbe({ host })],
+      ['overrides.host', () => createProbe().start({ host })],
+    ]) {
+      const error = await thrown(give);
+      assert.ok(error instanceof ProbeArgumentError, `${argument} ${JSON.stringify(host)}: ${error}`);
+      assert.equal(error.argument, argument);
+      assert.equal(error.value, host);
+      assert.match(error.message, /must be an IPv4 or IPv6 address or a host name/);
+      if (typeof host === 'string') assert.ok(error.message.includes(`'${host.slice(0, 30)}`), error.message);
+    }
+  }
+});

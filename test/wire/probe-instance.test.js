@@ -3,7 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
-import { connect } from 'node:net';
+import { connect, isIP } from 'node:net';
+import { lookup } from 'node:dns/promises';
 import { once } from 'node:events';
 import { createProbe, Probe, ProbeArgumentError, ProbeStartError, ServiceState, DEFAULT_PORT } from '../../dist/index.js';
 import { rawRequest } from '../helpers/http.js';
@@ -51,7 +52,7 @@ test("'change' fires with (next, previous) on every real change and never for a 
 test('bad options are rejected with the option and value named, before anything starts', () => {
   const cases = [
     [{ port: 65536 }, /"options\.port".*65536/],
-    [{ host: 'not-an-ip' }, /"options\.host".*not-an-ip/],
+    [{ host: 'not a host!' }, /"options\.host".*not a host!/],
     [{ state: 'LIVE' }, /"options\.state".*LIVE/],
     [{ logger: 'console' }, /"options\.logger"/],
     [{ maxConnections: 0 }, /"options\.maxConnections".*0/],
@@ -75,6 +76,48 @@ test('bad options are rejected with the option and value named, before anything 
     });
   }
 });
+
+// The node:net server, the node:http one and worker mode (which listens in its own thread).
+const LISTENERS = [
+  ['node:net', { server: 'net' }],
+  ['node:http', { server: 'http' }],
+  ['worker mode', { worker: true }],
+];
+
+for (const [name, listener] of LISTENERS) {
+  test(`${name}: a host name is resolved when the probe listens, and the start line shows the bound address`, async (t) => {
+    const lines = [];
+    const probe = createProbe({ host: 'localhost', port: 0, ...listener, logger: { info: (line) => lines.push(line) } });
+    t.after(() => probe.stop());
+    const { address, port } = await probe.start();
+    assert.notEqual(isIP(address), 0, `bound to ${address}`);
+    assert.ok((await lookup('localhost', { all: true })).some((found) => found.address === address), `${address} is an address of localhost`);
+    const shown = address.includes(':') ? `[${address}]` : address;
+    assert.equal((await fetch(`http://${shown}:${port}/health`)).status, 200);
+    assert.ok(lines.includes(`Service readiness probe listening on http://${shown}:${port}/ with initial state UP`), lines.join('\n'));
+  });
+
+  test(`${name}: a host name that does not resolve rejects SOCKET_UNAVAILABLE with the lookup error as cause, and leaves nothing behind`, async (t) => {
+    const resources = () => process.getActiveResourcesInfo().filter((r) => r === 'TCPServerWrap' || r === 'Timeout' || r === 'MessagePort').length;
+    const before = resources();
+    const probe = createProbe({ host: 'no-such-host.invalid', port: 0, ...listener });
+    await assert.rejects(probe.start(), (error) => {
+      assert.ok(error instanceof ProbeStartError, String(error));
+      assert.equal(error.code, 'SOCKET_UNAVAILABLE');
+      assert.match(error.message, /^Cannot listen on no-such-host\.invalid port 0: the host name does not resolve \(\w+\)$/);
+      assert.match(error.cause.code, /^(?:ENOTFOUND|EAI_AGAIN|EAI_NONAME)$/);
+      assert.match(error.cause.message, /no-such-host\.invalid/);
+      return true;
+    });
+    assert.equal(probe.address, undefined);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.ok(resources() <= before, 'no server, timer or worker port left behind');
+    // The failed start left the probe startable.
+    const { port } = await probe.start({ host: '127.0.0.1' });
+    t.after(() => probe.stop());
+    assert.equal((await fetch(`http://127.0.0.1:${port}/health`)).status, 200);
+  });
+}
 
 test('start() twice on one probe rejects ALREADY_STARTED, even while the first start is pending', async (t) => {
   const probe = createProbe({ host: '127.0.0.1', port: 0 });
@@ -111,12 +154,10 @@ test('stop closes connections that never sent a byte at once, without waiting ou
   // Let the probe accept them all.
   await new Promise((resolve) => setTimeout(resolve, 50));
   const closed = Promise.all(sockets.map((socket) => new Promise((resolve) => socket.once('close', resolve))));
-  const started = performance.now();
   await probe.stop();
-  const ms = performance.now() - started;
   await closed;
-  // The grace period is 500 ms; a forced stop takes all of it.
-  assert.ok(ms < 400, `stop took ${ms.toFixed(0)} ms`);
+  // A stop that waited out its grace period (connections taken for busy ones) would have logged
+  // an error when it ran out: the order of the two, not a number of milliseconds.
   assert.deepEqual(errors, []);
 });
 
