@@ -310,8 +310,11 @@ export class Shutdown {
   async #sequence(options: ResolvedShutdownOptions, reason: string): Promise<ShutdownResult> {
     const log = this.#host.log;
     const began = Date.now();
-    const elapsedMs = () => Date.now() - began;
-    const elapsed = () => `+${elapsedMs()} ms`;
+    // A step's `elapsedMs` field and its line show one figure: the field (evaluated first, as the
+    // first argument of the log call) takes the time, the line repeats what it took.
+    let taken = 0;
+    const elapsedMs = () => (taken = Date.now() - began);
+    const elapsed = () => `+${taken} ms`;
 
     // `cut` settles when timeoutMs runs out or a second signal arrives; every wait races it.
     let cutReason: string | undefined;
