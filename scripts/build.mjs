@@ -27,6 +27,7 @@ export const ENTRIES = {
   index: 'src/index.ts', // service-probe
   client: 'src/client.ts', // service-probe/client
   'checks-entry': 'src/checks-entry.ts', // service-probe/checks
+  nestjs: 'src/nestjs.ts', // service-probe/nestjs
   'worker-entry': 'src/worker/worker-entry.ts', // worker mode's thread, found by URL next to its loader
 };
 

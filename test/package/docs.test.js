@@ -54,13 +54,14 @@ function typeExports(dts) {
   return names.filter(Boolean);
 }
 
-test("every name the package exports (values and types, main entry, client and checks) is in backticks in the README's API section", async () => {
+test("every name the package exports (values and types, of every entry) is in backticks in the README's API section", async () => {
   const spans = codeSpans(section('API'));
   const missing = [];
   for (const [entry, dts] of [
     ['../../dist/index.js', 'dist/index.d.ts'],
     ['../../dist/client.js', 'dist/client.d.ts'],
     ['../../dist/checks-entry.js', 'dist/checks-entry.d.ts'],
+    ['../../dist/nestjs.js', 'dist/nestjs.d.ts'],
   ]) {
     const names = [...Object.keys(await import(entry)), ...typeExports(read(dts))];
     assert.ok(names.length > 5, `found too few exports in ${entry}`);
@@ -70,7 +71,7 @@ test("every name the package exports (values and types, main entry, client and c
 });
 
 test('require() of each entry gives the same names as import', async () => {
-  for (const entry of ['service-probe', 'service-probe/client', 'service-probe/checks']) {
+  for (const entry of ['service-probe', 'service-probe/client', 'service-probe/checks', 'service-probe/nestjs']) {
     assert.deepEqual(Object.keys(require(entry)).sort(), Object.keys(await import(entry)).sort(), entry);
   }
 });
@@ -154,8 +155,14 @@ test("every name the README's code examples import from the package or node core
     'service-probe': typeExports(read('dist/index.d.ts')),
     'service-probe/client': typeExports(read('dist/client.d.ts')),
     'service-probe/checks': typeExports(read('dist/checks-entry.d.ts')),
+    'service-probe/nestjs': typeExports(read('dist/nestjs.d.ts')),
   };
-  const modules = { 'service-probe': '../../dist/index.js', 'service-probe/client': '../../dist/client.js', 'service-probe/checks': '../../dist/checks-entry.js' };
+  const modules = {
+    'service-probe': '../../dist/index.js',
+    'service-probe/client': '../../dist/client.js',
+    'service-probe/checks': '../../dist/checks-entry.js',
+    'service-probe/nestjs': '../../dist/nestjs.js',
+  };
   const problems = [];
   for (const block of blocks) {
     const { diagnostics } = ts.transpileModule(block, { reportDiagnostics: true, compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } });
