@@ -45,12 +45,12 @@ function freePort() {
   });
 }
 
-/** The two apps of the page, with the reader's own files, the probe on `probePort`. */
-function projectApps(probePort) {
-  const withPort = (files) => Object.fromEntries(Object.entries(files).map(([path, code]) => [path, code.replaceAll(PROBE_PORT, String(probePort))]));
+/** The two apps of the page, with the reader's own files, each probe on its port of `probePorts`. */
+function projectApps(probePorts) {
+  const withPort = (files, port) => Object.fromEntries(Object.entries(files).map(([path, code]) => [path, code.replaceAll(PROBE_PORT, String(port))]));
   return {
-    'module-app': { ...withPort(apps.get(MODULE_APP)), ...ownFiles({ injectsProbe: true }) },
-    'wired-app': { ...withPort(apps.get(BY_HAND)), ...ownFiles({ injectsProbe: false }) },
+    'module-app': { ...withPort(apps.get(MODULE_APP), probePorts['module-app']), ...ownFiles({ injectsProbe: true }) },
+    'wired-app': { ...withPort(apps.get(BY_HAND), probePorts['wired-app']), ...ownFiles({ injectsProbe: false }) },
   };
 }
 
@@ -147,10 +147,7 @@ async function testNest(t, nestModules) {
     await t.test(`Nest ${version}, ${name}: both apps compile with tsc, turn READY, fail on the check, and drain on SIGTERM`, async (t) => {
       const dir = join(work, name.replace(/\W+/g, '-'));
       const probePorts = { 'module-app': await freePort(), 'wired-app': await freePort() };
-      writeProject(dir, tsconfig, nestModules, {
-        'module-app': projectApps(probePorts['module-app'])['module-app'],
-        'wired-app': projectApps(probePorts['wired-app'])['wired-app'],
-      });
+      writeProject(dir, tsconfig, nestModules, projectApps(probePorts));
       await compile(dir);
       for (const app of ['module-app', 'wired-app']) {
         const lines = await drive(t, join(dir, 'dist', app, 'src', 'main.js'), probePorts[app]);
