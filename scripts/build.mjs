@@ -32,6 +32,7 @@ export const ENTRIES = {
   index: 'src/index.ts', // service-probe
   client: 'src/client.ts', // service-probe/client
   'checks-entry': 'src/checks-entry.ts', // service-probe/checks
+  nestjs: 'src/nestjs.ts', // service-probe/nestjs
   'worker-entry': 'src/worker/worker-entry.ts', // worker mode's thread
   internal: 'src/internal.ts', // the tests' way into the shipped modules; not in the tarball
 };

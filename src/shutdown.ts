@@ -10,7 +10,8 @@
 //       keep-alive connections
 //     → wait for holds (`probe.hold()`)
 //     → hooks, newest first, each bounded by its own timeout
-//     → the probe server stops → exit 0, or 1 if a hook failed or timeoutMs ran out (then forced)
+//     → the probe server stops (unless stopProbe is false) → exit 0, or 1 if a hook failed or
+//       timeoutMs ran out (then forced)
 
 import { ProbeArgumentError } from './errors.js';
 import type { Log } from './log.js';
@@ -43,6 +44,13 @@ export interface ShutdownOptions {
   readyWhileDraining?: boolean;
   /** Signals {@link Probe.handleSignals} listens to. Default `['SIGTERM', 'SIGINT']`. */
   signals?: readonly NodeJS.Signals[];
+  /**
+   * Stop the probe server at the end of the sequence. `false` (with `exit: false`) leaves it
+   * answering (`/health` 200, `/ready` 503 DRAINING) while the application tears down the rest
+   * itself, and `probe.stop()` ends it: the NestJS module stops it in `onApplicationShutdown`, once
+   * Nest has closed everything else. Default `true`.
+   */
+  stopProbe?: boolean;
 }
 
 /** {@link ShutdownOptions} with every default applied. */
@@ -71,6 +79,7 @@ export const SHUTDOWN_DEFAULTS = Object.freeze({
     exit: true,
     readyWhileDraining: false,
     signals: Object.freeze(['SIGTERM', 'SIGINT'] as NodeJS.Signals[]),
+    stopProbe: true,
   }),
   local: Object.freeze({
     drainDelayMs: 0,
@@ -79,6 +88,7 @@ export const SHUTDOWN_DEFAULTS = Object.freeze({
     exit: true,
     readyWhileDraining: false,
     signals: Object.freeze(['SIGTERM', 'SIGINT'] as NodeJS.Signals[]),
+    stopProbe: true,
   }),
 } satisfies Record<'kubernetes' | 'local', ResolvedShutdownOptions>);
 
@@ -87,11 +97,14 @@ export function shutdownDefaults(env: NodeJS.ProcessEnv = process.env): Resolved
   return inKubernetes(env) ? SHUTDOWN_DEFAULTS.kubernetes : SHUTDOWN_DEFAULTS.local;
 }
 
-const OPTION_NAMES = ['drainDelayMs', 'timeoutMs', 'hookTimeoutMs', 'exit', 'readyWhileDraining', 'signals'] as const;
+const OPTION_NAMES = ['drainDelayMs', 'timeoutMs', 'hookTimeoutMs', 'exit', 'readyWhileDraining', 'signals', 'stopProbe'] as const;
 
-// Validates shutdown options at the door and lays them over `base`; throws before anything
-// changes. Called only by the Shutdown sequence below: option resolution happens in one place.
-function toShutdownOptions(options: unknown, argument: string, base: ResolvedShutdownOptions): ResolvedShutdownOptions {
+/**
+ * Validates shutdown options and lays them over `base`; throws before anything changes. The one
+ * place shutdown options are resolved: by the sequence below, and by the NestJS module at its
+ * door (forRoot), long before its shutdown runs.
+ */
+export function toShutdownOptions(options: unknown, argument: string, base: ResolvedShutdownOptions): ResolvedShutdownOptions {
   const given = toOptions<ShutdownOptions>(options, argument, OPTION_NAMES);
   const resolved = { ...base };
   if (given.drainDelayMs !== undefined) resolved.drainDelayMs = toDuration(given.drainDelayMs, `${argument}.drainDelayMs`, 0);
@@ -102,6 +115,7 @@ function toShutdownOptions(options: unknown, argument: string, base: ResolvedShu
     resolved.readyWhileDraining = toBoolean(given.readyWhileDraining, `${argument}.readyWhileDraining`);
   }
   if (given.signals !== undefined) resolved.signals = toSignals(given.signals, `${argument}.signals`);
+  if (given.stopProbe !== undefined) resolved.stopProbe = toBoolean(given.stopProbe, `${argument}.stopProbe`);
   return Object.freeze(resolved);
 }
 
@@ -402,8 +416,10 @@ export class Shutdown {
     }
     clearTimeout(cutTimer);
 
-    log.info({ event: 'shutdown-stopping-probe', elapsedMs: elapsedMs() }, `shutdown: ${elapsed()} stopping the probe server`);
-    await this.#host.stopProbe();
+    if (options.stopProbe) {
+      log.info({ event: 'shutdown-stopping-probe', elapsedMs: elapsedMs() }, `shutdown: ${elapsed()} stopping the probe server`);
+      await this.#host.stopProbe();
+    }
 
     const timedOut = cutReason !== undefined;
     const exitCode: 0 | 1 = timedOut || failedHooks.length > 0 ? 1 : 0;

@@ -50,6 +50,20 @@ test('shutdown turns DRAINING at once: /ready 503 and /health 200 during the dra
   assert.equal(probe.address, undefined, 'the probe server is stopped at the end');
 });
 
+test('stopProbe: false ends the sequence with the probe still answering DRAINING; stop() ends it later', async (t) => {
+  const { lines, logger } = recordingLogger();
+  const { probe, get } = await startedProbe(t, { state: 'READY', logger });
+  const result = await probe.shutdown({ exit: false, stopProbe: false });
+  assert.deepEqual(result, { exitCode: 0, timedOut: false, failedHooks: [], openHolds: [] });
+  assert.notEqual(probe.address, undefined, 'the probe server still runs');
+  assert.equal(await get('/ready'), '503 DRAINING');
+  assert.equal(await get('/health'), '200 DRAINING');
+  assert.ok(!lines.some((line) => line.includes('stopping the probe server')), lines.join('\n'));
+  await probe.stop();
+  assert.equal(probe.address, undefined);
+  assert.match(lines.at(-1), /^info Service probe stopped/);
+});
+
 test('readyWhileDraining keeps /ready at 200 (body DRAINING) while draining', async (t) => {
   const { probe, get } = await startedProbe(t, { state: 'READY' });
   const release = probe.hold('requests of this test');
@@ -229,6 +243,7 @@ test('the defaults: a drain delay in Kubernetes (KUBERNETES_SERVICE_HOST set), n
     assert.ok(defaults.drainDelayMs + defaults.timeoutMs < 30_000);
     assert.equal(defaults.readyWhileDraining, false);
     assert.deepEqual(defaults.signals, ['SIGTERM', 'SIGINT']);
+    assert.equal(defaults.stopProbe, true);
   }
 });
 

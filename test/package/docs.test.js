@@ -44,7 +44,7 @@ function inCode(spans, name) {
 
 /**
  * Names a .d.ts exports that may be types: `export type { A, B }`, `export interface A`,
- * `export type A =`, and the re-exports of the bundled declarations (`export { A, B } from './types-….js'`),
+ * `export type A =`, and the re-exports of the bundled declarations (`export { A, B } from './types-….cjs'`),
  * which mix types and values.
  */
 function typeExports(dts) {
@@ -54,13 +54,15 @@ function typeExports(dts) {
   return names.filter(Boolean);
 }
 
-test("every name the package exports (values and types, main entry, client and checks) is in backticks in the README's API section", async () => {
+test("every name the package exports (values and types, of every entry) is in backticks in the README's API section", async () => {
   const spans = codeSpans(section('API'));
   const missing = [];
   for (const [entry, dts] of [
-    ['../../dist/index.js', 'dist/index.d.ts'],
-    ['../../dist/client.js', 'dist/client.d.ts'],
-    ['../../dist/checks-entry.js', 'dist/checks-entry.d.ts'],
+    // The declarations are bundled once per entry as .d.cts; each .d.ts re-exports its .d.cts.
+    ['../../dist/index.js', 'dist/index.d.cts'],
+    ['../../dist/client.js', 'dist/client.d.cts'],
+    ['../../dist/checks-entry.js', 'dist/checks-entry.d.cts'],
+    ['../../dist/nestjs.js', 'dist/nestjs.d.cts'],
   ]) {
     const names = [...Object.keys(await import(entry)), ...typeExports(read(dts))];
     assert.ok(names.length > 5, `found too few exports in ${entry}`);
@@ -70,7 +72,7 @@ test("every name the package exports (values and types, main entry, client and c
 });
 
 test('require() of each entry gives the same names as import', async () => {
-  for (const entry of ['service-probe', 'service-probe/client', 'service-probe/checks']) {
+  for (const entry of ['service-probe', 'service-probe/client', 'service-probe/checks', 'service-probe/nestjs']) {
     assert.deepEqual(Object.keys(require(entry)).sort(), Object.keys(await import(entry)).sort(), entry);
   }
 });
@@ -154,8 +156,14 @@ test("every name the README's code examples import from the package or node core
     'service-probe': typeExports(read('dist/index.d.ts')),
     'service-probe/client': typeExports(read('dist/client.d.ts')),
     'service-probe/checks': typeExports(read('dist/checks-entry.d.ts')),
+    'service-probe/nestjs': typeExports(read('dist/nestjs.d.ts')),
   };
-  const modules = { 'service-probe': '../../dist/index.js', 'service-probe/client': '../../dist/client.js', 'service-probe/checks': '../../dist/checks-entry.js' };
+  const modules = {
+    'service-probe': '../../dist/index.js',
+    'service-probe/client': '../../dist/client.js',
+    'service-probe/checks': '../../dist/checks-entry.js',
+    'service-probe/nestjs': '../../dist/nestjs.js',
+  };
   const problems = [];
   for (const block of blocks) {
     const { diagnostics } = ts.transpileModule(block, { reportDiagnostics: true, compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } });

@@ -44,7 +44,7 @@ function assertNone(loaded, modules, what) {
 }
 
 test('importing any public entry loads no node module it could do without', async () => {
-  for (const entry of ['index.js', 'client.js', 'checks-entry.js']) {
+  for (const entry of ['index.js', 'client.js', 'checks-entry.js', 'nestjs.js']) {
     assertNone(await loadedBy(`await import(${JSON.stringify(dist(entry))});`), HEAVY, entry);
   }
 });

@@ -111,7 +111,7 @@ test('an uncaught ProbeArgumentError from the installed package prints its name,
   assert.ok(lines.includes('ProbeArgumentError: The "options.port" argument must be an integer from 0 to 65535. Received type number (-1)'), stderr);
   const frames = lines.filter((line) => /^\s+at /.test(line));
   for (const name of ['toPort', 'new Probe', 'createProbe']) {
-    assert.ok(frames.some((frame) => frame.includes(`at ${name} (`) && /\/service-probe\/dist\/(?:shared|index)\.js:\d+:\d+\)$/.test(frame)), `a frame of ${name}: ${frames.join('\n')}`);
+    assert.ok(frames.some((frame) => frame.includes(`at ${name} (`) && /\/service-probe\/dist\/(?:shared|index|core)\.js:\d+:\d+\)$/.test(frame)), `a frame of ${name}: ${frames.join('\n')}`);
   }
   assert.match(stderr, /code: 'INVALID_ARGUMENT',\n\s+argument: 'options\.port',\n\s+value: -1/);
   assert.ok(lines.every((line) => line.length < 300), 'no minified line');

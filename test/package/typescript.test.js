@@ -21,6 +21,7 @@ const CONSUMER = `
 import { createProbe, connectMiddleware, ServiceState, type ProbeOptions, type ProbePaths } from 'service-probe';
 import { fetchServiceState, ProbeClientError, type FetchStateOptions } from 'service-probe/client';
 import { eventLoopDelay, postgres, type QueryCheckOptions } from 'service-probe/checks';
+import { ServiceProbeModule, type ServiceProbeModuleOptions } from 'service-probe/nestjs';
 
 const paths: ProbePaths = { ready: '/readyz' };
 const options: ProbeOptions = { port: 0, paths };
@@ -35,7 +36,11 @@ const state: Promise<ServiceState> = fetchServiceState('http://127.0.0.1:11333/r
 const isClientError = (error: unknown): boolean => error instanceof ProbeClientError && error.code === 'TIMEOUT';
 // @ts-expect-error: a state word the types do not know
 probe.setState('STARTING');
-export { middleware, state, isClientError };
+const moduleOptions: ServiceProbeModuleOptions = { port: 0, checks: { db: () => true, cache: { check: () => true, affects: 'liveness' } }, shutdown: { drainDelayMs: 0 } };
+const probeModule = ServiceProbeModule.forRoot(moduleOptions);
+// @ts-expect-error: the exit is Nest's, not an option of the module
+ServiceProbeModule.forRoot({ shutdown: { exit: false } });
+export { middleware, state, isClientError, probeModule };
 `;
 
 // [module, moduleResolution, consumer file]. The consumer's package.json has no "type", so

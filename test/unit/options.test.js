@@ -50,6 +50,7 @@ test('every boolean option takes true or false only, with one wording', async ()
     ['options.critical', (value) => createProbe().addCheck('c', () => true, { critical: value })],
     ['options.exit', (value) => createProbe().shutdown({ exit: value })],
     ['options.readyWhileDraining', (value) => createProbe().handleSignals({ readyWhileDraining: value })],
+    ['options.stopProbe', (value) => createProbe().shutdown({ stopProbe: value })],
   ];
   for (const [argument, give] of booleans) {
     for (const value of [1, 'true', null]) {
