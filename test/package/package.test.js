@@ -67,10 +67,12 @@ test('declarations ship per public entry (plus the types entries share), with th
 // HEALTHCHECK loads one file) and the declarations with their TSDoc (47 KB) are over that today.
 // This keeps what ships from growing unnoticed.
 // A regression guard, not the target: issue 11 asks for 150 KB with the README, and the package
-// misses it (gRPC, metrics and worker mode ship too); the bench reports the figure.
-test('the package without its README stays within 165 KB installed', () => {
+// misses it (gRPC, metrics and worker mode ship too); the bench reports the figure. 166 KB since
+// combineMetrics/probeMetrics and metrics: 'collect' (issue 19: 1.4 KB of JavaScript, 1.1 KB of
+// declarations), from 165 KB.
+test('the package without its README stays within 166 KB installed', () => {
   const bytes = packed.files.filter((file) => file.path !== 'README.md').reduce((sum, file) => sum + file.size, 0);
-  assert.ok(bytes <= 165_000, `${bytes} bytes`);
+  assert.ok(bytes <= 166_000, `${bytes} bytes`);
 });
 
 test('no comments in the shipped JavaScript: the TSDoc ships in the declarations', () => {
