@@ -26,6 +26,8 @@ export type { CheckOutcome } from './verdict.js';
 export type { RenderedResponse } from './render.js';
 export { WORKER_DEFAULTS } from './worker/options.js';
 export type { WorkerOptions } from './worker/options.js';
+export { probeMetrics, combineMetrics } from './probe-metrics.js';
+export type { MetricsFormat } from './routes.js';
 export { syncGrpcHealth } from './grpc/adapter.js';
 export type { GrpcHealthStatusSetter, GrpcHealthSyncOptions } from './grpc/adapter.js';
 

@@ -1,13 +1,14 @@
 // `/metrics`: counts every finished check run, and answers a scrape with a snapshot of the state,
 // the verdicts and the checks' latest outcomes, rendered by metrics.ts. The verdicts are the
 // responder's own (the same decision as `/health` and `/ready`, from recorded outcomes): a scrape
-// never runs a check. Loaded only by probes created with `metrics: true`, on either thread.
+// never runs a check. Loaded only by probes created with `metrics: true` or `metrics: 'collect'`
+// (counting for `probeMetrics()` without serving `/metrics`), on either thread.
 
 import type { CheckAffects } from './checks.js';
-import { OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE, renderMetrics, type CheckMetrics, type MetricsSnapshot } from './metrics.js';
+import { joinExpositions, renderFamilies, renderMetrics, type CheckMetrics, type MetricsSnapshot } from './metrics.js';
 import { renderResponse, type RenderedResponse } from './render.js';
 import type { Responder } from './responder.js';
-import type { MetricsFormat } from './routes.js';
+import { OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE, type MetricsFormat } from './routes.js';
 import type { CheckOutcome, DetailedVerdict } from './verdict.js';
 
 /** The counters of every check, as carried from the main thread to the worker thread (worker mode). */
@@ -96,6 +97,16 @@ export class MetricsEndpoint {
   // The endpoints' own verdicts, from the outcomes recorded so far (a `recorded` verdict is at once).
   #passes(endpoint: 'health' | 'ready' | 'started'): boolean {
     return (this.#responder.verdict(endpoint, undefined, 'recorded') as DetailedVerdict).pass;
+  }
+
+  /** The families of a snapshot taken now, without `# EOF` (`probeMetrics()`). Runs nothing. */
+  families(format: MetricsFormat): string {
+    return renderFamilies(this.snapshot(), format);
+  }
+
+  /** Those families joined with another exposition in `format` (`combineMetrics()`). Runs nothing. */
+  joinedWith(other: string, format: MetricsFormat): string {
+    return joinExpositions(this.families(format), other, format);
   }
 
   /** The scrape's response: always 200, in the format the route negotiated. */

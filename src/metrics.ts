@@ -1,6 +1,8 @@
 // Pure: a snapshot of the probe's state, verdicts and check results → the text of `/metrics`, in
-// the Prometheus text exposition format 0.0.4 or in OpenMetrics 1.0. Knows nothing of HTTP, of the
-// registry or of time: the caller takes the snapshot.
+// the Prometheus text exposition format 0.0.4 or in OpenMetrics 1.0, alone or joined with another
+// exposition (a prom-client registry's, for `combineMetrics()`). Knows nothing of HTTP (the
+// content types are in routes.ts, with the negotiation), of the registry or of time: the caller
+// takes the snapshot.
 //
 // Formats: https://prometheus.io/docs/instrumenting/exposition_formats/ and
 // https://github.com/OpenObservability/OpenMetrics/blob/main/specification/OpenMetrics.md
@@ -8,12 +10,6 @@
 import type { CheckAffects } from './checks.js';
 import type { MetricsFormat } from './routes.js';
 import { SERVICE_STATES, type ServiceState } from './state.js';
-
-/** `Content-Type` of the Prometheus text exposition format. */
-export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
-
-/** `Content-Type` of OpenMetrics 1.0 text. */
-export const OPENMETRICS_CONTENT_TYPE = 'application/openmetrics-text; version=1.0.0; charset=utf-8';
 
 /** What `/metrics` shows, taken at one moment. */
 export interface MetricsSnapshot {
@@ -91,8 +87,20 @@ function family(name: string, type: MetricFamily['type'], labels: readonly strin
   return Object.freeze({ name, type, unit, labels: Object.freeze([...labels]), help });
 }
 
+// OpenMetrics' last line: nothing after it is read.
+const EOF_LINE = '# EOF\n';
+
 /** The exposition of a snapshot: Prometheus text 0.0.4, or OpenMetrics 1.0 (ending with `# EOF`). */
 export function renderMetrics(snapshot: MetricsSnapshot, format: MetricsFormat): string {
+  const families = renderFamilies(snapshot, format);
+  return format === 'openmetrics' ? `${families}${EOF_LINE}` : families;
+}
+
+/**
+ * The families of a snapshot without OpenMetrics' closing `# EOF`: what another exposition is
+ * joined with ({@link joinExpositions}). Every line ends with a line feed.
+ */
+export function renderFamilies(snapshot: MetricsSnapshot, format: MetricsFormat): string {
   const open = format === 'openmetrics';
   const families = METRIC_FAMILIES;
   let text = '';
@@ -137,8 +145,21 @@ export function renderMetrics(snapshot: MetricsSnapshot, format: MetricsFormat):
   for (const check of snapshot.checks) {
     if (check.lastSuccessSeconds !== undefined) sample(families.lastSuccess.name, checkLabel(check), check.lastSuccessSeconds);
   }
-  if (open) text += '# EOF\n';
   return text;
+}
+
+/**
+ * One exposition from the probe's families ({@link renderFamilies}) and another one in the same
+ * format (a prom-client registry's): the probe's first, then the other's. An OpenMetrics exposition
+ * ends at its first `# EOF`, so the other's own `# EOF` is taken off and exactly one closes the
+ * whole; blank lines at its end go too (an empty prom-client registry writes one before its
+ * `# EOF`, and OpenMetrics allows none).
+ */
+export function joinExpositions(probeFamilies: string, other: string, format: MetricsFormat): string {
+  let rest = other.replace(/\n+$/, '');
+  if (format === 'openmetrics' && (rest === '# EOF' || rest.endsWith('\n# EOF'))) rest = rest.slice(0, -'# EOF'.length).replace(/\n+$/, '');
+  const joined = rest === '' ? probeFamilies : `${probeFamilies}${rest}\n`;
+  return format === 'openmetrics' ? `${joined}${EOF_LINE}` : joined;
 }
 
 function checkLabel(check: CheckMetrics): string {

@@ -80,9 +80,10 @@ export interface ProbeOptions {
   /**
    * Serve `GET /metrics`: the state, the verdicts and the checks' latest outcomes in the Prometheus
    * text format (OpenMetrics when the scraper asks for it). Reading it never runs a check. Default
-   * `false` (`/metrics` is then not the probe's path). See docs/metrics.md.
+   * `false` (`/metrics` is then not the probe's path). `'collect'`: count for `probeMetrics()` and
+   * `combineMetrics()` only, serving nothing. See docs/metrics.md.
    */
-  metrics?: boolean;
+  metrics?: boolean | 'collect';
   /**
    * Rename or alias the endpoint paths, e.g. Kubernetes-style
    * `{ health: ['/livez', '/healthz'], ready: '/readyz', started: '/startupz' }`. Each given
@@ -185,8 +186,8 @@ export class Probe extends EventEmitter<ProbeEvents> {
     this.#limits = resolveLimits(given, 'options');
     this.#exposeDetails = given.exposeDetails === undefined ? false : toBoolean(given.exposeDetails, 'options.exposeDetails');
     this.#serverKind = toServerKind(given.server);
-    const metrics = given.metrics === undefined ? false : toBoolean(given.metrics, 'options.metrics');
-    const paths = compilePaths(given.paths, 'options.paths', metrics);
+    const metrics = toMetricsOption(given.metrics);
+    const paths = compilePaths(given.paths, 'options.paths', metrics === true);
     this.#workerOptions = toWorkerOptions(given.worker, 'options.worker');
     if (this.#workerOptions !== undefined && given.server === 'http') {
       throw new ProbeArgumentError('options.server', "'net' or left out with worker mode (the worker runs the node:net reader)", given.server);
@@ -206,7 +207,7 @@ export class Probe extends EventEmitter<ProbeEvents> {
       this.#responder.notify();
     });
     if (this.#state === ServiceState.Ready) this.#started = true;
-    this.#responder = new Responder(this.#createView(), { paths, limits: this.#limits, log: this.#log, grpc: grpc !== false && netReader, metrics });
+    this.#responder = new Responder(this.#createView(), { paths, limits: this.#limits, log: this.#log, grpc: grpc !== false && netReader, metrics: metrics !== false });
     responders.set(this, this.#responder);
   }
 
@@ -470,10 +471,11 @@ export class Probe extends EventEmitter<ProbeEvents> {
 
   // Worker mode: node:worker_threads and the worker's code load only here, on first use. The
   // worker serves gRPC and `/metrics` too; the main thread's metrics endpoint keeps counting and
-  // hands its counters to every worker started.
+  // hands its counters to every worker started that serves `/metrics` (with `metrics: 'collect'`
+  // only the main thread counts, for probeMetrics()).
   async #listenInWorker(host: string | undefined, port: number, options: ResolvedWorkerOptions): Promise<WorkerServer> {
     const { listenInWorker } = await import('./worker/main-side.js');
-    const metrics = await this.#responder.metricsEndpoint();
+    const metrics = this.#responder.paths.standalone.metrics ? await this.#responder.metricsEndpoint() : undefined;
     const metricsCounts = metrics === undefined ? undefined : () => metrics.counts();
     return listenInWorker(this.#responder.view, host, port, this.#limits, this.#responder.paths.standalone, this.#log, options, { grpc: this.#responder.acceptHttp2 !== undefined, metricsCounts });
   }
@@ -498,7 +500,7 @@ export class Probe extends EventEmitter<ProbeEvents> {
 }
 
 // The responder of every probe, for the package's own modules that serve a probe from outside
-// (syncGrpcHealth): not a member, so that it is no part of the Probe type users see.
+// (syncGrpcHealth, probeMetrics): not a member, so that it is no part of the Probe type users see.
 const responders = new WeakMap<Probe, Responder>();
 
 /** The responder of a probe made by {@link createProbe}, or `undefined` for anything else. */
@@ -511,6 +513,12 @@ export function responderOf(probe: unknown): Responder | undefined {
 // writes on the host's own node:http objects) loads neither.
 function loadTransport(kind: ServerKind): Promise<Listen> {
   return kind === 'net' ? import('./raw-server.js').then(({ listenRaw }) => listenRaw) : import('./http-server.js').then(({ listenHttp }) => listenHttp);
+}
+
+function toMetricsOption(given: unknown): boolean | 'collect' {
+  if (given === undefined) return false;
+  if (typeof given === 'boolean' || given === 'collect') return given;
+  throw new ProbeArgumentError('options.metrics', "true, false or 'collect'", given);
 }
 
 function toServerKind(given: unknown): ServerKind {

@@ -53,7 +53,10 @@ export interface ResponderSettings {
   readonly log: Log;
   /** Serve gRPC health on connections that start with the HTTP/2 preface. */
   readonly grpc: boolean;
-  /** Serve `/metrics` (the path tables route it then). */
+  /**
+   * Keep the metrics endpoint: count every finished check run from now on, for `/metrics` where
+   * the path tables route it, and for `probeMetrics()` (`metrics: 'collect'` routes nothing).
+   */
   readonly metrics: boolean;
 }
 
@@ -77,7 +80,7 @@ export class Responder implements Answerer {
   #stallWatch: NodeJS.Timeout | undefined;
   #grpc: Promise<GrpcTransport> | undefined;
   #acceptingHttp2 = true;
-  // `/metrics`: a promise while its module loads (only probes that serve it load it).
+  // `/metrics`: a promise while its module loads (only probes that count for it load it).
   #metrics: MetricsEndpoint | Promise<MetricsEndpoint> | undefined;
 
   constructor(view: ProbeView, settings: ResponderSettings) {
@@ -156,7 +159,7 @@ export class Responder implements Answerer {
     }
   }
 
-  /** The `/metrics` endpoint, once loaded; `undefined` when the probe does not serve it. */
+  /** The `/metrics` endpoint, once loaded; `undefined` when the probe neither serves nor collects metrics. */
   metricsEndpoint(): Promise<MetricsEndpoint> | undefined {
     return this.#metrics === undefined ? undefined : Promise.resolve(this.#metrics);
   }

@@ -26,6 +26,12 @@ export interface ProbeRoute {
 /** Exposition format of `/metrics`: Prometheus text 0.0.4, or OpenMetrics 1.0 when asked for. */
 export type MetricsFormat = 'prometheus' | 'openmetrics';
 
+/** `Content-Type` of the Prometheus text exposition format. */
+export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+
+/** `Content-Type` of OpenMetrics 1.0 text. */
+export const OPENMETRICS_CONTENT_TYPE = 'application/openmetrics-text; version=1.0.0; charset=utf-8';
+
 /** `GET /metrics` (only when the probe was created with `metrics: true`). */
 export interface MetricsRoute {
   readonly kind: 'metrics';
@@ -304,6 +310,15 @@ export function metricsFormatFromAccept(accept: string | undefined): MetricsForm
     }
   }
   return openMetrics > 0 && openMetrics >= plain ? 'openmetrics' : 'prometheus';
+}
+
+/**
+ * The format of one of the two content types above, else `undefined`. prom-client's registries
+ * take exactly these two strings (its `prometheusContentType` and `openMetricsContentType`).
+ */
+export function metricsFormatOfContentType(contentType: unknown): MetricsFormat | undefined {
+  if (contentType === PROMETHEUS_CONTENT_TYPE) return 'prometheus';
+  return contentType === OPENMETRICS_CONTENT_TYPE ? 'openmetrics' : undefined;
 }
 
 function withQuery(base: { endpoint: Endpoint; check: string | undefined; format: Format }, query: string): ProbeRoute {

@@ -1,26 +1,44 @@
-// The "feeding your own meters" recipes of docs/metrics.md, run as written against the real prom-client and
+// The recipes of docs/metrics.md, run as written: the probe's families beside prom-client's on an
+// Express app's /metrics, and feeding your own meters with the real prom-client and
 // @opentelemetry/api + @opentelemetry/sdk-metrics, with the metrics read back from each library.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
+import express from 'express';
 import client from 'prom-client';
 import { metrics } from '@opentelemetry/api';
 import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
+import * as serviceProbe from '../../dist/index.js';
 import { serve, get } from '../helpers/checks.js';
+import { hasPythonParser, parseWithPython, PROMETHEUS_ACCEPTS, requireTool } from '../helpers/metrics.js';
 
 const page = readFileSync(new URL('../../docs/metrics.md', import.meta.url), 'utf8');
 const AsyncFunction = (async () => {}).constructor;
+/** What the recipes import, by module name. */
+const MODULES = { express: { default: express }, 'prom-client': { default: client }, '@opentelemetry/api': { metrics }, 'service-probe': serviceProbe };
 
 /**
- * The page's ```js block that starts with `importLine`, as a function of `probe` and the names
- * it imports (its import line is replaced by parameters; nothing else is changed).
+ * The page's ```js block that starts with `firstLine`, as an async function: its import lines
+ * (first, in the forms `import x from 'm'` and `import { a, b } from 'm'`) are replaced by the
+ * names they import, `given` supplies names the block uses without declaring (`probe`), and the
+ * function returns the block's own `returns` names. Nothing else is changed.
  */
-function recipe(importLine, names) {
-  const block = [...page.matchAll(/^```js\n([\s\S]*?)^```$/gm)].map((m) => m[1]).find((code) => code.startsWith(`${importLine}\n`));
-  assert.ok(block, `docs/metrics.md has no js block starting with ${importLine}`);
-  const body = block.slice(importLine.length + 1);
-  assert.ok(!/^import /m.test(body), 'the recipe imports only what its first line does');
-  return new AsyncFunction('probe', ...names, body);
+function recipe(firstLine, { given = {}, returns = [] } = {}) {
+  const block = [...page.matchAll(/^```js\n([\s\S]*?)^```$/gm)].map((m) => m[1]).find((code) => code.startsWith(`${firstLine}\n`));
+  assert.ok(block, `docs/metrics.md has no js block starting with ${firstLine}`);
+  const lines = block.split('\n');
+  const names = { ...given };
+  while (lines[0].startsWith('import ')) {
+    const line = lines.shift();
+    const [, single, list, from] = /^import (?:(\w+)|\{ ([\w, ]+) \}) from '([^']+)';$/.exec(line) ?? [];
+    assert.ok(MODULES[from], `an import this test provides: ${line}`);
+    if (single !== undefined) names[single] = MODULES[from].default;
+    else for (const name of list.split(', ')) names[name] = MODULES[from][name];
+  }
+  const body = lines.join('\n');
+  assert.ok(!/^import /m.test(body), 'the recipe imports on its first lines only');
+  return () => new AsyncFunction(...Object.keys(names), `${body}\nreturn { ${returns.join(', ')} };`)(...Object.values(names));
 }
 
 /** A probe behind its own server with a check whose result the test decides, and its base URL. */
@@ -32,12 +50,61 @@ async function probeWithCheck(t) {
   return { probe, base, control };
 }
 
+test("the beside-prom-client recipe serves prom-client's metrics and the probe's on the app's one /metrics, in either format of the registry", async (t) => {
+  const register = client.register;
+  register.clear();
+  t.after(() => {
+    register.clear();
+    register.setContentType(client.prometheusContentType);
+  });
+  const { probe, app } = await recipe("import express from 'express';", { returns: ['probe', 'app'] })();
+  t.after(() => probe.stop());
+  const control = { ok: true };
+  probe.addCheck('db', () => control.ok);
+  const server = app.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.after(() => new Promise((resolve) => {
+    server.closeAllConnections();
+    server.close(resolve);
+  }));
+  const base = `http://127.0.0.1:${server.address().port}`;
+  const scrape = async () => {
+    const response = await get(`${base}/metrics`, { headers: { accept: PROMETHEUS_ACCEPTS['Prometheus 3'] } });
+    assert.equal(response.status, 200);
+    return response;
+  };
+
+  assert.equal((await get(`${base}/ready`)).status, 200);
+  let { headers, body } = await scrape();
+  assert.equal(headers['content-type'], client.prometheusContentType);
+  assert.match(body, /^service_probe_ready 1$/m);
+  assert.match(body, /^service_probe_check_runs_total\{check="db",outcome="pass"\} 1$/m);
+  assert.match(body, /^process_cpu_user_seconds_total \d/m);
+
+  control.ok = false;
+  assert.equal((await get(`${base}/ready`)).status, 503);
+  probe.setState('DRAINING');
+  register.setContentType(client.openMetricsContentType);
+  ({ headers, body } = await scrape());
+  assert.equal(headers['content-type'], client.openMetricsContentType);
+  assert.match(body, /^service_probe_ready 0$/m);
+  assert.match(body, /^service_probe_state\{state="DRAINING"\} 1$/m);
+  assert.match(body, /^service_probe_check_runs_total\{check="db",outcome="fail"\} 1$/m);
+  assert.match(body, /^process_cpu_user_seconds_total \d/m);
+  assert.deepEqual(body.split('\n').filter((line) => line.startsWith('# EOF')), ['# EOF']);
+  assert.ok(body.endsWith('\n# EOF\n'));
+  if (requireTool(t, hasPythonParser(), 'python3-prometheus-client', "Debian's python3-prometheus-client package")) {
+    const families = await parseWithPython(body, 'openmetrics');
+    assert.ok(families.some((family) => family.name === 'service_probe_check_runs') && families.some((family) => family.name === 'process_cpu_user_seconds'));
+  }
+});
+
 test('the prom-client recipe counts runs by outcome, observes durations and keeps the latest status', async (t) => {
   const register = client.register;
   register.clear();
   t.after(() => register.clear());
   const { probe, base, control } = await probeWithCheck(t);
-  await recipe("import client from 'prom-client';", ['client'])(probe, client);
+  await recipe("import client from 'prom-client';", { given: { probe } })();
 
   await get(`${base}/ready`);
   await get(`${base}/ready`);
@@ -71,7 +138,7 @@ test('the OpenTelemetry recipe counts runs, records durations and observes the l
     await provider.shutdown();
   });
   const { probe, base, control } = await probeWithCheck(t);
-  await recipe("import { metrics } from '@opentelemetry/api';", ['metrics'])(probe, metrics);
+  await recipe("import { metrics } from '@opentelemetry/api';", { given: { probe } })();
 
   await get(`${base}/ready`);
   control.ok = false;

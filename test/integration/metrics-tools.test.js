@@ -7,17 +7,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { METRIC_FAMILIES } from '../../dist/internal.js';
 import { serve, get } from '../helpers/checks.js';
-import { hasPromtool, hasPythonParser, parsePrometheus, parseWithPython, promtoolCheck } from '../helpers/metrics.js';
+import { hasPromtool, hasPythonParser, parsePrometheus, parseWithPython, PROMETHEUS_ACCEPTS, promtoolCheck, requireTool } from '../helpers/metrics.js';
 
-const OPENMETRICS_ACCEPT = 'application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1';
-const inCI = Boolean(process.env.CI);
-
-function requireTool(t, available, name, install) {
-  if (available) return true;
-  assert.ok(!inCI, `${name} is required in CI (${install}); .ci/run installs it`);
-  t.diagnostic(`${name} is not installed (${install}): its checks did not run; the npm parser's did`);
-  return false;
-}
+const OPENMETRICS_ACCEPT = PROMETHEUS_ACCEPTS['Prometheus 2 before scrape_protocols'];
 
 /** Expositions of a live probe in every state and several check outcomes, both formats. */
 async function expositions(t) {

@@ -68,13 +68,14 @@ test('declarations ship per public entry (plus the types entries share), with th
   assert.doesNotMatch(text, /\bhealthSource\b/);
 });
 
-// Readable JavaScript (not minified) is about twice the bytes of minified: about 220 KB, of which
+// Readable JavaScript (not minified) is about twice the bytes of minified: about 231 KB, of which
 // 24 KB is the CLI's own copy of the client (so that a HEALTHCHECK loads one file), plus the
-// declarations with their TSDoc (47 KB), about 270 KB without the README (27 KB). This keeps what
-// ships from growing unnoticed; the bench reports the figure.
-test('the package without its README stays within 285 KB installed', () => {
+// declarations with their TSDoc (57 KB): about 293 KB without the README (31 KB), with the NestJS
+// entry and the metrics beside prom-client. This keeps what ships from growing unnoticed; the
+// bench reports the figure.
+test('the package without its README stays within 300 KB installed', () => {
   const bytes = packed.files.filter((file) => file.path !== 'README.md').reduce((sum, file) => sum + file.size, 0);
-  assert.ok(bytes <= 285_000, `${bytes} bytes`);
+  assert.ok(bytes <= 300_000, `${bytes} bytes`);
 });
 
 test('the shipped JavaScript reads like its source: one statement a line, the source\'s names, each module\'s code under its path', () => {

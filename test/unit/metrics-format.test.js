@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { escapeHelp, escapeLabelValue, EVENT_LOOP_STALL_FAMILY, formatValue, METRIC_FAMILIES, renderMetrics, compilePaths, metricsFormatFromAccept, route as routeWith } from '../../dist/internal.js';
+import { compilePaths, escapeHelp, escapeLabelValue, EVENT_LOOP_STALL_FAMILY, formatValue, joinExpositions, METRIC_FAMILIES, metricsFormatFromAccept, metricsFormatOfContentType, OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE, renderFamilies, renderMetrics, route as routeWith } from '../../dist/internal.js';
 import { staticGraph } from '../helpers/bundle.js';
 
 // The tables a probe with `metrics: true` routes with: its own server's, and handle()'s.
@@ -70,6 +70,38 @@ test('OpenMetrics names a counter family without _total, adds UNIT for seconds a
   // Apart from those lines, the samples are the Prometheus text's.
   const samples = (t) => t.split('\n').filter((line) => line !== '' && !line.startsWith('#'));
   assert.deepEqual(samples(text), samples(renderMetrics(SNAPSHOT, 'prometheus')));
+});
+
+test('the families alone are the exposition without # EOF, in both formats', () => {
+  assert.equal(renderFamilies(SNAPSHOT, 'prometheus'), renderMetrics(SNAPSHOT, 'prometheus'));
+  const families = renderFamilies(SNAPSHOT, 'openmetrics');
+  assert.ok(!families.includes('# EOF'));
+  assert.ok(families.endsWith('\n'));
+  assert.equal(`${families}# EOF\n`, renderMetrics(SNAPSHOT, 'openmetrics'));
+});
+
+test('joining puts the probe\'s families first and, in OpenMetrics, exactly one # EOF at the very end', () => {
+  const probe = '# TYPE service_probe_up gauge\nservice_probe_up 1\n';
+  const theirs = '# HELP app_up Up.\n# TYPE app_up gauge\napp_up 1';
+  // prom-client's shapes: families joined by a blank line (Prometheus text), `# EOF` last (OpenMetrics).
+  assert.equal(joinExpositions(probe, `${theirs}\n\n${theirs.replaceAll('app_up', 'app_ok')}\n`, 'prometheus'), `${probe}${theirs}\n\n${theirs.replaceAll('app_up', 'app_ok')}\n`);
+  assert.equal(joinExpositions(probe, `${theirs}\n# EOF\n`, 'openmetrics'), `${probe}${theirs}\n# EOF\n`);
+  // An exposition without its # EOF, or without a final line feed, gets them.
+  assert.equal(joinExpositions(probe, theirs, 'openmetrics'), `${probe}${theirs}\n# EOF\n`);
+  assert.equal(joinExpositions(probe, theirs, 'prometheus'), `${probe}${theirs}\n`);
+  // An empty registry: prom-client writes '\n' and '\n# EOF\n'; OpenMetrics allows no blank line.
+  assert.equal(joinExpositions(probe, '\n', 'prometheus'), probe);
+  assert.equal(joinExpositions(probe, '\n# EOF\n', 'openmetrics'), `${probe}# EOF\n`);
+  assert.equal(joinExpositions(probe, '# EOF', 'openmetrics'), `${probe}# EOF\n`);
+  // Only a whole last line is OpenMetrics' end; in the Prometheus text nothing is taken off.
+  assert.equal(joinExpositions(probe, 'a 1\nb 2 # EOF\n', 'openmetrics'), `${probe}a 1\nb 2 # EOF\n# EOF\n`);
+  assert.equal(joinExpositions(probe, `${theirs}\n# EOF\n`, 'prometheus'), `${probe}${theirs}\n# EOF\n`);
+});
+
+test('a registry content type names its format only when it is exactly one of the two /metrics sends', () => {
+  assert.equal(metricsFormatOfContentType(PROMETHEUS_CONTENT_TYPE), 'prometheus');
+  assert.equal(metricsFormatOfContentType(OPENMETRICS_CONTENT_TYPE), 'openmetrics');
+  for (const other of ['text/plain', 'application/openmetrics-text', 'application/json', '', undefined, 1]) assert.equal(metricsFormatOfContentType(other), undefined, String(other));
 });
 
 test('worker mode adds the stall gauge after the state, in both formats; inline snapshots have none', () => {

@@ -17,11 +17,12 @@ async function scrape(base, headers = {}) {
   return parsePrometheus(response.body).values;
 }
 
-test('metrics is a boolean option', () => {
-  for (const bad of ['yes', 1, null, {}]) {
-    assert.throws(() => createProbe({ metrics: bad }), (error) => error instanceof ProbeArgumentError && error.argument === 'options.metrics');
+test("metrics takes true, false or 'collect'", () => {
+  for (const bad of ['yes', 'serve', 1, null, {}]) {
+    assert.throws(() => createProbe({ metrics: bad }), (error) => error instanceof ProbeArgumentError && error.argument === 'options.metrics' && error.message.includes("'collect'"));
   }
   createProbe({ metrics: false });
+  createProbe({ metrics: 'collect' });
 });
 
 for (const mode of MODES) {
