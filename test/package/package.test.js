@@ -63,14 +63,15 @@ test('declarations ship per public entry (plus the types entries share), with th
 });
 
 // The target is 150 KB installed, README (about 30 KB) included, so about 120 KB without it; the
-// minified JavaScript (103 KB, of which 7 KB is the CLI's own copy of the client, so that a
-// HEALTHCHECK loads one file) and the declarations with their TSDoc (47 KB) are over that today.
+// minified JavaScript (119 KB, of which 19 KB is the CLI: one file with its own copy of the client
+// and its HTTP reader, so that a HEALTHCHECK loads one file) and the declarations with their TSDoc
+// (48 KB) are over that today.
 // This keeps what ships from growing unnoticed.
 // A regression guard, not the target: issue 11 asks for 150 KB with the README, and the package
 // misses it (gRPC, metrics and worker mode ship too); the bench reports the figure.
-test('the package without its README stays within 165 KB installed', () => {
+test('the package without its README stays within 175 KB installed', () => {
   const bytes = packed.files.filter((file) => file.path !== 'README.md').reduce((sum, file) => sum + file.size, 0);
-  assert.ok(bytes <= 165_000, `${bytes} bytes`);
+  assert.ok(bytes <= 175_000, `${bytes} bytes`);
 });
 
 test('no comments in the shipped JavaScript: the TSDoc ships in the declarations', () => {
