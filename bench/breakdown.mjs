@@ -16,15 +16,19 @@
 // node's path and URL code walks each module's path character by character while loading it, and
 // past a budget V8 optimizes those functions, which costs several MB of RSS.
 //
-//   node bench/breakdown.mjs [--runs N] [--node PATH]   (`npm run build` first)
+//   node bench/breakdown.mjs [--runs N] [--node PATH] [--tarball PATH]   (`npm run build` first)
+//
+// --tarball measures another build (an `npm pack` tarball) instead of packing the project.
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { cpuMsOf, freePort, packProject, prepareConsumers, removeConsumers, statusOf, vmRssOf } from './startup.mjs';
 
-const { values } = parseArgs({ options: { runs: { type: 'string', default: '5' }, node: { type: 'string', default: process.execPath } } });
+const CONSUMERS = fileURLToPath(new URL('consumers/', import.meta.url));
+const { values } = parseArgs({ options: { runs: { type: 'string', default: '5' }, node: { type: 'string', default: process.execPath }, tarball: { type: 'string' } } });
 const node = values.node;
 
 // Appended to every step: 1 s after the step, its own view of its memory, on fd 1, then it stays
@@ -104,11 +108,11 @@ async function measure(dir, steps, runs, prefix) {
 const work = mkdtempSync(join(tmpdir(), 'service-probe-breakdown-'));
 const dirs = [];
 try {
-  const tarball = packProject(work);
+  const tarball = values.tarball ?? packProject(work);
   const runs = Number(values.runs);
   const version = execFileSync(node, ['--version'], { encoding: 'utf8' }).trim();
 
-  const { dir } = prepareConsumers({ tarball, parent: work });
+  const { dir } = prepareConsumers({ tarball });
   dirs.push(dir);
   for (const [id, , ext, , program] of STEPS) writeFileSync(join(dir, `step-${id}.${ext}`), `${program}\n${REPORT}`);
   const { stat, traced } = await measure(dir, STEPS, runs, 'step-');
@@ -133,11 +137,12 @@ try {
   ];
   dirs.push(places[0][1], places[2][1]);
   const consumers = ['idle', 'node-http', 'start-probe', 'create-probe', 'terminus', 'health-connect'].map((id) => [id, id, 'mjs', id !== 'idle']);
-  for (const [, path] of places) for (const [id] of consumers) writeFileSync(join(path, `reporting-${id}.mjs`), `${readFileSync(join(path, `${id}.mjs`), 'utf8')}\n${REPORT}`);
+  // Each reports as the steps do; under its own name, since the name's length counts too.
+  for (const [, path] of places) for (const [id] of consumers) writeFileSync(join(path, `${id}.mjs`), `${readFileSync(join(CONSUMERS, `${id}.mjs`), 'utf8')}\n${REPORT}`);
   console.log('\n| consumer (ES module) | ' + places.map(([name, path]) => `${name} path (${path.length} chars): RSS over idle, MB / CPU to 200, ms / TurboFan`).join(' | ') + ' |');
   console.log(`| --- |${places.map(() => ' --- |').join('')}`);
   const byPlace = [];
-  for (const [, path] of places) byPlace.push(await measure(path, consumers, runs, 'reporting-'));
+  for (const [, path] of places) byPlace.push(await measure(path, consumers, runs, ''));
   for (const [id] of consumers.slice(1)) {
     const cells = byPlace.map(({ stat: s, traced: t }) => `${mb(s(id, 'vmRss') - s('idle', 'vmRss'))} / ${s(id, 'cpuMs').toFixed(1)} / ${t[id]}`);
     console.log(`| ${id} | ${cells.join(' | ')} |`);

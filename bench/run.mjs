@@ -22,7 +22,7 @@ import { execFileSync, fork } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { get } from 'node:http';
 import { cpus, tmpdir, totalmem } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve as resolvePath } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -70,7 +70,8 @@ const config = {
   cliSamples: quick ? 2 : 20,
   importSamples: quick ? 2 : 10,
 };
-const node = args.node;
+// The consumers run in their own directory: a relative path to node is taken from here.
+const node = resolvePath(args.node);
 const outDir = args.out ?? (quick ? mkdtempSync(join(tmpdir(), 'service-probe-bench-')) : join(ROOT, 'bench'));
 
 /** The throughput contenders, in table order; every ratio divides by `bare`. */

@@ -28,7 +28,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve as resolvePath } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -185,8 +185,14 @@ export async function measureProcess(node, dir, file, { idle = false } = {}) {
   const child = spawn(node, [file], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: process.env.PATH, PORT: String(port) } });
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (text) => (stderr += text));
-  const exited = new Promise((resolve) => child.once('exit', resolve));
   let dead = false;
+  const exited = new Promise((resolve) => {
+    child.once('exit', resolve);
+    child.once('error', (error) => {
+      stderr += error.message;
+      resolve();
+    });
+  });
   exited.then(() => (dead = true));
   try {
     let startMs = null;
@@ -318,7 +324,8 @@ if (import.meta.url === pathToFileURL(process.argv[1]).href) {
   const work = mkdtempSync(join(tmpdir(), 'service-probe-pack-'));
   const samples = {};
   const record = (metric, key, value) => ((samples[metric] ??= {})[key] ??= []).push(value);
-  const node = values.node;
+  // The consumers run in their own directory: a relative path to node is taken from here.
+  const node = resolvePath(values.node);
   let dir;
   try {
     ({ dir } = prepareConsumers({ tarball: packProject(work), extra, parent: values.dir }));

@@ -32,9 +32,6 @@ import {
   type ProbeServer,
 } from './server-core.js';
 
-// The CommonJS exports object: an ES import of a built-in evaluates all its exports.
-const { createServer } = process.getBuiltinModule('node:net');
-
 // What node:http's writeContinue() sends before the answer.
 const CONTINUE_BYTES = Buffer.from('HTTP/1.1 100 Continue\r\n\r\n', 'latin1');
 
@@ -51,6 +48,9 @@ export type Http2Handoff = (socket: Socket) => void;
  * as HTTP/1.1.
  */
 export const listenRaw: Listen = (answerer: Answerer, host: string | undefined, port: number, limits: ServerLimits, log: Log, onHttp2?: Http2Handoff): Promise<ProbeServer> => {
+  // Taken here, not at import: this module comes with the package's main entry. The CommonJS
+  // exports object, since an ES import of a built-in evaluates all its exports.
+  const { createServer } = process.getBuiltinModule('node:net');
   const keepAliveSeconds = Math.floor(limits.keepAliveTimeoutMs / 1000);
   const bytesFor = cachedSerializer(limits.keepAliveTimeoutMs);
   let stopping = false;
