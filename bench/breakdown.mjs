@@ -22,14 +22,15 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve as resolvePath } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { cpuMsOf, freePort, packProject, prepareConsumers, removeConsumers, statusOf, vmRssOf } from './startup.mjs';
 
 const CONSUMERS = fileURLToPath(new URL('consumers/', import.meta.url));
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '5' }, node: { type: 'string', default: process.execPath }, tarball: { type: 'string' } } });
-const node = values.node;
+// The steps run in the consumer directory: a relative path to node is taken from here.
+const node = resolvePath(values.node);
 
 // Appended to every step: 1 s after the step, its own view of its memory, on fd 1, then it stays
 // up until killed (RSS is read from outside after the report). Through the CommonJS fs object,

@@ -91,7 +91,7 @@ export function renderMarkdown(results, { image = 'results.svg' } = {}) {
   const when = meta.date.slice(0, 10);
   lines.push(
     `Measured ${when} with Node ${meta.node} on ${meta.cpus} × ${meta.cpuModel}, ${meta.memoryGiB} GiB. ` +
-      `Start-up: ${meta.startupRounds} interleaved round${meta.startupRounds === 1 ? '' : 's'}, one fresh process per consumer and round, ` +
+      `Start-up: ${meta.startupRounds} interleaved round${meta.startupRounds === 1 ? '' : 's'}, one fresh process per consumer and round with only PATH and PORT in its environment, ` +
       `the packed package installed in a directory whose path is ${meta.consumersPathLength} characters long. ` +
       (meta.rounds > 0
         ? `Load: ${meta.rounds} interleaved round${meta.rounds === 1 ? '' : 's'}, ${meta.durationS} s per figure after ${meta.warmupS} s of warm-up, ${meta.connections} connections. `
@@ -273,7 +273,9 @@ export function renderSvg(results) {
   const startup = [];
   for (const { id, label, kinds } of results.startupContenders ?? []) {
     if (id === 'idle') continue;
-    for (const kind of kinds) if (results.samples.rssBytes?.[`${id}.${kind}`] !== undefined) startup.push([`${label.replaceAll('`', '')} (${KIND_NAMES[kind]})`, `${id}.${kind}`]);
+    // Short enough for the label column: no backquotes, and without the words the table needs.
+    const short = label.replaceAll('`', '').replace('service-probe, ', '').replace(' (the reference)', '').replace(' on node:http', '');
+    for (const kind of kinds) if (results.samples.rssBytes?.[`${id}.${kind}`] !== undefined) startup.push([`${short} (${KIND_NAMES[kind]})`, `${id}.${kind}`]);
   }
   if (startup.length > 0) {
     simplePanel(
