@@ -37,10 +37,10 @@ export function importable(target) {
   return target;
 }
 
-/** One fresh process importing `target` once: { ms, cpuMs }. `cwd` is where bare names resolve. */
-export async function importOnce(target, { cwd = process.cwd(), execArgv = [] } = {}) {
+/** One fresh process of `node` importing `target` once: { ms, cpuMs }. `cwd` is where bare names resolve. */
+export async function importOnce(target, { cwd = process.cwd(), execArgv = [], node = process.execPath } = {}) {
   if (!existsSync(EMPTY)) writeFileSync(EMPTY, '');
-  const { stdout } = await run(process.execPath, [...execArgv, '--input-type=module', '-e', PROGRAM, importable(target), pathToFileURL(EMPTY).href], { cwd });
+  const { stdout } = await run(node, [...execArgv, '--input-type=module', '-e', PROGRAM, importable(target), pathToFileURL(EMPTY).href], { cwd });
   return JSON.parse(stdout);
 }
 

@@ -1,11 +1,14 @@
-// One server under test, in its own process: `node bench/server.mjs <contender>`.
-// It listens on 127.0.0.1 (port 0), makes GET /ready answer 200, then tells the parent its port
-// over IPC. The parent asks it for its RSS (1 s after listening, without and with a forced GC) and
-// its CPU time over the same channel, and kills it.
+// One server under test for the throughput runs, in its own process:
+// `node bench/server.mjs <contender> [service-probe entry URL]` (the entry of the package installed
+// from its tarball; dist/ by default). It listens on 127.0.0.1 (port 0), makes GET /ready answer
+// 200, then tells the parent its port over IPC. The parent asks it for its CPU time over the same
+// channel, and kills it. Start-up and memory are measured elsewhere (bench/startup.mjs), from
+// outside, without this IPC channel, which loads node:net and child_process into every process.
 // Every contender is imported lazily, so a process pays only for the code it measures.
 import { createServer } from 'node:http';
 
 const contender = process.argv[2];
+const PACKAGE = process.argv[3] ?? new URL('../dist/index.js', import.meta.url).href;
 const HOST = '127.0.0.1';
 
 function listening(server) {
@@ -25,13 +28,8 @@ const PROBE_HEADERS = [
 const READY_BODY = Buffer.from('READY');
 
 const starters = {
-  // Nothing at all: the baseline for RSS.
-  async idle() {
-    return 0;
-  },
-
   async standalone() {
-    const { createProbe } = await import('../dist/index.js');
+    const { createProbe } = await import(PACKAGE);
     const probe = createProbe({ host: HOST, port: 0, state: 'READY', server: 'http' });
     return (await probe.start()).port;
   },
@@ -39,13 +37,13 @@ const starters = {
   // The standalone server on the probe's own node:net request reader (the default since it passed
   // the whole test and reliability suite).
   async 'standalone-net'() {
-    const { createProbe } = await import('../dist/index.js');
+    const { createProbe } = await import(PACKAGE);
     const probe = createProbe({ host: HOST, port: 0, state: 'READY', server: 'net' });
     return (await probe.start()).port;
   },
 
   async handle() {
-    const { createProbe } = await import('../dist/index.js');
+    const { createProbe } = await import(PACKAGE);
     const probe = createProbe({ state: 'READY' });
     const server = createServer((req, res) => {
       if (!probe.handle(req, res)) {
@@ -119,7 +117,7 @@ const starters = {
     return listening(server);
   },
 
-  async cloudnative() {
+  async 'health-connect'() {
     const { HealthChecker, ReadinessEndpoint } = await import('@cloudnative/health-connect');
     const checker = new HealthChecker();
     const readiness = ReadinessEndpoint(checker);
@@ -138,20 +136,8 @@ if (start === undefined) {
   process.exit(2);
 }
 const port = await start();
-const listeningAt = performance.now();
 process.send({ type: 'listening', port });
 process.on('message', (message) => {
-  if (message.type === 'rss') {
-    // First what a replica really holds 1 s after it listens, garbage included (start-up garbage
-    // can stay for a long while on an idle service); then after a forced GC, as before.
-    setTimeout(() => {
-      const rssNoGc = process.memoryUsage.rss();
-      globalThis.gc?.();
-      // Let the collector hand pages back before reading.
-      setTimeout(() => process.send({ type: 'rss', rssNoGc, rss: process.memoryUsage.rss() }), 50);
-    }, Math.max(0, listeningAt + 1000 - performance.now()));
-  } else if (message.type === 'cpu') {
-    process.send({ type: 'cpu', cpu: process.cpuUsage() });
-  }
+  if (message.type === 'cpu') process.send({ type: 'cpu', cpu: process.cpuUsage() });
 });
 process.on('disconnect', () => process.exit(0));

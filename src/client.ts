@@ -1,25 +1,26 @@
 // service-probe/client: asks a probe (this package's, the Rust crate's, or any endpoint that
 // answers a state word) for its state, from another service, a script or the CLI.
 //
-// It speaks node:http rather than global fetch: the first fetch() loads undici, which costs
-// start-up time, and the CLI's `check` starts every few seconds in every container. node:https is
-// loaded only when an https URL is asked for. Every request uses its own non-keep-alive socket
-// (`agent: false`) that is destroyed once the answer is in, so nothing keeps the process alive.
+// It speaks HTTP/1.1 over node:net itself for http: URLs (http1-get.ts) rather than node:http or
+// global fetch: loading and setting up either costs more than the request, and the CLI's `check`
+// starts every few seconds in every container. node:https is loaded only when an https URL is
+// asked for. Every request uses its own non-keep-alive connection that is destroyed once the
+// answer is in, so nothing keeps the process alive.
 //
 // This module must stay lean: it imports errors, state and version, never the probe or server.
 
 import { setMaxListeners } from 'node:events';
-import type { ClientRequest, IncomingMessage, RequestOptions } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import { ProbeArgumentError, ProbeClientError } from './errors.js';
+import { getOverNet, type GetHandle, type GetListener } from './http1-get.js';
 import { toDuration, toFunction, toOptions } from './options.js';
 import { ServiceState, isServiceState } from './state.js';
 import { VERSION } from './version.js';
 
-// node:http is loaded at the first request, not at import (a service importing the client for
-// its types or errors pays nothing), and not with `import … from 'node:http'`: an ES module
-// import of a built-in evaluates every export, and on Node 22 and 24 node:http's lazy
-// `WebSocket`, `CloseEvent` and `MessageEvent` getters then load undici and tls. The CommonJS
-// exports object leaves them unevaluated.
+// node:net and node:https are loaded at the first request, not at import (a service importing
+// the client for its types or errors pays nothing), and not with `import … from`: an ES module
+// import of a built-in evaluates every export (on Node 22 and 24 node:https's lazy getters would
+// load undici). The CommonJS exports object leaves them unevaluated.
 
 // So that a client-only user needs one import; the same classes as in `service-probe`.
 export { ProbeArgumentError, ProbeClientError } from './errors.js';
@@ -269,37 +270,47 @@ interface Target {
 
 let https: typeof import('node:https') | undefined;
 
-// One GET with its own socket. Settles exactly once; on every path the timer is cleared, the
-// abort listener removed and the request (with its socket) destroyed.
+// The same GET over node:https, reported to the same listener.
+function getOverHttps(url: URL, headers: Readonly<Record<string, string>>, listener: GetListener): GetHandle {
+  https ??= process.getBuiltinModule('node:https');
+  const request = https.request(url, { method: 'GET', agent: false, headers });
+  let response: IncomingMessage | undefined;
+  // Stays attached for the request's whole life: destroy() may emit an error after settling.
+  request.on('error', (error) => listener.error(error));
+  request.on('response', (res) => {
+    response = res;
+    res.on('error', (error) => listener.error(error));
+    listener.response(res.statusCode ?? 0);
+    res.on('data', (chunk: Buffer) => listener.data(chunk));
+    res.on('end', () => listener.end());
+    res.on('close', () => listener.error(new Error('the connection closed before the body ended')));
+  });
+  request.end();
+  return {
+    destroy: () => {
+      response?.destroy();
+      request.destroy();
+    },
+  };
+}
+
+// One GET with its own connection. Settles exactly once; on every path the timer is cleared, the
+// abort listener removed and the connection destroyed.
 async function exchange(target: Target, timeoutMs: number, signal: AbortSignal | undefined): Promise<ProbeAnswer> {
   const { url, shown } = target;
   if (signal?.aborted) throw aborted(shown, signal.reason);
-  let send = process.getBuiltinModule('node:http').request;
-  if (url.protocol === 'https:') {
-    https ??= process.getBuiltinModule('node:https');
-    send = https.request;
-    if (signal?.aborted) throw aborted(shown, signal.reason);
-  }
+  const get = url.protocol === 'https:' ? getOverHttps : getOverNet;
 
   return new Promise<ProbeAnswer>((resolve, reject) => {
     let settled = false;
-    let response: IncomingMessage | undefined;
-    const options: RequestOptions = { method: 'GET', agent: false, headers: HEADERS };
-    let request: ClientRequest;
-    try {
-      request = send(url, options);
-    } catch (error) {
-      // node:http refuses some URLs that WHATWG URL parsing accepts; nothing was sent.
-      reject(new ProbeClientError('INVALID_URL', `Invalid probe URL ${quote(shown)}: ${(error as Error).message}`, { url: shown, cause: error }));
-      return;
-    }
-
+    let status = 0;
+    const chunks: Buffer[] = [];
+    let size = 0;
     const settle = (): void => {
       settled = true;
       clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
-      response?.destroy();
-      request.destroy();
+      handle.destroy();
     };
     const fail = (error: ProbeClientError): void => {
       if (settled) return;
@@ -311,39 +322,42 @@ async function exchange(target: Target, timeoutMs: number, signal: AbortSignal |
       settle();
       resolve(answer);
     };
+
+    let handle: GetHandle;
+    try {
+      handle = get(url, HEADERS, {
+        response: (answered) => {
+          status = answered;
+          if (!isProbeAnswerStatus(status)) succeed({ status, state: undefined });
+        },
+        data: (chunk) => {
+          if (settled) return;
+          const room = CLIENT_DEFAULTS.maxBodyBytes - size;
+          if (chunk.length < room) {
+            chunks.push(chunk);
+            size += chunk.length;
+            return;
+          }
+          // Past the cap: stop reading, and ignore the last line, which may be cut.
+          chunks.push(chunk.subarray(0, room));
+          const text = Buffer.concat(chunks).toString('utf8');
+          succeed({ status, state: parseProbeBody(text.slice(0, text.lastIndexOf('\n') + 1)) });
+        },
+        end: () => succeed({ status, state: parseProbeBody(Buffer.concat(chunks, size).toString('utf8')) }),
+        error: (error) => fail(unreachable(shown, error)),
+      });
+    } catch (error) {
+      // A URL that WHATWG URL parsing accepts but no request can be made of (node:http refuses
+      // some, and a user or password with a broken %-escape); nothing was sent.
+      reject(new ProbeClientError('INVALID_URL', `Invalid probe URL ${quote(shown)}: ${(error as Error).message}`, { url: shown, cause: error }));
+      return;
+    }
     const onAbort = (): void => fail(aborted(shown, signal!.reason));
     const timer = setTimeout(
       () => fail(new ProbeClientError('TIMEOUT', `${clean(shown)} did not answer within ${timeoutMs} ms`, { url: shown })),
       timeoutMs,
     );
     signal?.addEventListener('abort', onAbort, { once: true });
-
-    // Stays attached for the request's whole life: destroy() may emit an error after settling.
-    request.on('error', (error) => fail(unreachable(shown, error)));
-    request.on('response', (res) => {
-      response = res;
-      res.on('error', (error) => fail(unreachable(shown, error)));
-      const status = res.statusCode ?? 0;
-      if (!isProbeAnswerStatus(status)) return succeed({ status, state: undefined });
-      const chunks: Buffer[] = [];
-      let size = 0;
-      res.on('data', (chunk: Buffer) => {
-        if (settled) return;
-        const room = CLIENT_DEFAULTS.maxBodyBytes - size;
-        if (chunk.length < room) {
-          chunks.push(chunk);
-          size += chunk.length;
-          return;
-        }
-        // Past the cap: stop reading, and ignore the last line, which may be cut.
-        chunks.push(chunk.subarray(0, room));
-        const text = Buffer.concat(chunks).toString('utf8');
-        succeed({ status, state: parseProbeBody(text.slice(0, text.lastIndexOf('\n') + 1)) });
-      });
-      res.on('end', () => succeed({ status, state: parseProbeBody(Buffer.concat(chunks, size).toString('utf8')) }));
-      res.on('close', () => fail(unreachable(shown, new Error('the connection closed before the body ended'))));
-    });
-    request.end();
   });
 }
 

@@ -9,6 +9,7 @@ export * from './failure-reason.js';
 export * from './grpc/framing.js';
 export * from './grpc/health-service.js';
 export * from './grpc/messages.js';
+export * from './http1-get.js';
 export * from './http1-head.js';
 export * from './http1-policy.js';
 export * from './metrics.js';

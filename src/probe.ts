@@ -22,6 +22,7 @@ import type { CheckOutcome } from './verdict.js';
 import { toWorkerOptions, workerFromEnvironment, type ResolvedWorkerOptions, type WorkerOptions } from './worker/options.js';
 import type { WorkerServer } from './worker/main-side.js';
 import { STALL_CHECK_NAME } from './worker/stall.js';
+import { listenRaw } from './raw-server.js';
 
 /** How long `stop()` waits for open connections before it closes them by force (no shutdown-sequence setting). */
 export const STOP_GRACE_PERIOD_MS = 500;
@@ -508,11 +509,13 @@ export function responderOf(probe: unknown): Responder | undefined {
   return typeof probe === 'object' && probe !== null ? responders.get(probe as Probe) : undefined;
 }
 
-// A transport (with its node module: node:net, or node:http, which alone costs a few ms) loads
-// when a probe starts its server, so importing the package or using only `handle()` (which
-// writes on the host's own node:http objects) loads neither.
+// A transport's node module (node:net, or node:http, which alone costs a few ms) loads when a
+// probe starts its server, so importing the package or using only `handle()` (which writes on
+// the host's own node:http objects) loads neither. The default transport's code comes with the
+// package itself: importing it when the probe starts meant more ES module files to resolve and
+// load at start-up, which costs more than its code (docs/performance.md, "Build layout").
 function loadTransport(kind: ServerKind): Promise<Listen> {
-  return kind === 'net' ? import('./raw-server.js').then(({ listenRaw }) => listenRaw) : import('./http-server.js').then(({ listenHttp }) => listenHttp);
+  return kind === 'net' ? Promise.resolve(listenRaw) : import('./http-server.js').then(({ listenHttp }) => listenHttp);
 }
 
 function toMetricsOption(given: unknown): boolean | 'collect' {

@@ -43,8 +43,6 @@ import {
   type ProbeServer,
 } from './server-core.js';
 
-// The CommonJS exports object: an ES import of a built-in evaluates all its exports.
-const { createServer } = process.getBuiltinModule('node:net');
 
 // The HTTP/2 connection preface (RFC 9113 §3.4), which a prior-knowledge client (gRPC over
 // cleartext, as kubelet's grpc probe) sends first.
@@ -59,6 +57,9 @@ export type Http2Handoff = (socket: Socket) => void;
  * as HTTP/1.1.
  */
 export const listenRaw: Listen = (answerer: Answerer, host: string | undefined, port: number, limits: ServerLimits, log: Log, onHttp2?: Http2Handoff): Promise<ProbeServer> => {
+  // Taken here, not at import: this module comes with the package's main entry. The CommonJS
+  // exports object, since an ES import of a built-in evaluates all its exports.
+  const { createServer } = process.getBuiltinModule('node:net');
   const keepAliveSeconds = Math.floor(limits.keepAliveTimeoutMs / 1000);
   const bytesFor = cachedSerializer(limits.keepAliveTimeoutMs);
   let stopping = false;

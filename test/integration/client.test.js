@@ -2,6 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { once } from 'node:events';
+import { get } from 'node:http';
+import { createServer as createNetServer } from 'node:net';
 import { createRequire } from 'node:module';
 import { setTimeout as delay } from 'node:timers/promises';
 import {
@@ -390,4 +393,109 @@ test('the client re-exports the same error classes and states as the main entry'
   assert.equal(client.ProbeClientError, main.ProbeClientError);
   assert.equal(client.ProbeArgumentError, main.ProbeArgumentError);
   assert.equal(client.ServiceState, main.ServiceState);
+});
+
+// The client reads http: answers itself on node:net (src/http1-get.ts); node:http's client is the
+// reference it must match. Each response below is written byte for byte by a node:net server; the
+// client and node:http (agent: false) each GET it: both must see the same status and state, or
+// both refuse it (UNREACHABLE for the client).
+const RESPONSES = [
+  'HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nREADY',
+  'HTTP/1.1 503 Service Unavailable\r\ncontent-length:2\r\n\r\nUP',
+  'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nREA\r\n2;ext=1\r\nDY\r\n0\r\nX-Trailer: 1\r\n\r\n',
+  'HTTP/1.1 200 OK\r\nTransfer-Encoding: Chunked\r\n\r\n0005\r\nREADY\r\n0\r\n\r\n',
+  'HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n5\r\nREADY\r\n0\r\n\r\n',
+  'HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nREADY',
+  'HTTP/1.1 200 OK\r\n\r\nREADY',
+  'HTTP/1.0 200 OK\r\n\r\nDRAINING\n',
+  'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nREADY',
+  'HTTP/1.1 103 Early Hints\r\nLink: </x>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nREADY',
+  'HTTP/1.1 101 Switching Protocols\r\n\r\n',
+  'HTTP/1.1 204 No Content\r\n\r\n',
+  'HTTP/1.1 304 Not Modified\r\nContent-Length: 5\r\n\r\n',
+  'HTTP/1.1 200\r\nContent-Length: 5\r\n\r\nREADY',
+  'HTTP/1.1 200 Fine, thanks\r\nX: caf\u00e9\tau lait\r\nContent-Length: 5\r\n\r\nREADY',
+  'HTTP/1.1 099 Odd\r\nContent-Length: 5\r\n\r\nREADY',
+  'HTTP/2.0 200 OK\r\nContent-Length: 5\r\n\r\nREADY',
+  'HTTP/1.1 200 OK\r\n\r\n',
+  'HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nREADY',
+  'HTTP/1.1 200 OK\r\nContent-Length: 5, 5\r\n\r\nREADY',
+  'HTTP/1.1 200 OK\r\nContent-Length: 0x5\r\n\r\nREADY',
+  'HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nREADY\r\n0\r\n\r\n',
+  'HTTP/1.1 200 OK\r\nContent-Length : 5\r\n\r\nREADY',
+  'HTTP/1.1 200 OK\r\n Folded: x\r\nContent-Length: 5\r\n\r\nREADY',
+  'HTTP/1.1 200 OK\r\nX: a\x01b\r\nContent-Length: 5\r\n\r\nREADY',
+  'HTTP/1.1 200 OK\nContent-Length: 5\n\nREADY',
+  'HTTP/1.1  200 OK\r\n\r\nREADY',
+  'HTTP/1.2 200 OK\r\n\r\nREADY',
+  'http/1.1 200 OK\r\n\r\nREADY',
+  'garbage\r\n\r\n',
+  'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nZZ\r\n',
+  'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5 \r\nREADY\r\n0\r\n\r\n',
+  'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nREADYxx0\r\n\r\n',
+  'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nREADY\r\n0\r\nbad trailer\r\n\r\n',
+  'HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nREADYMORE',
+  'HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nREADY',
+  'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nREA',
+  '',
+];
+
+/** A node:net server that answers every request head with `bytes` in one write, then closes. */
+async function scriptedServer(t, bytes) {
+  const server = createNetServer((socket) => {
+    socket.on('error', () => {});
+    let head = '';
+    socket.on('data', (chunk) => {
+      head += chunk.toString('latin1');
+      if (head.includes('\r\n\r\n')) socket.end(Buffer.from(bytes, 'latin1'));
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.after(() => server.close());
+  return `http://127.0.0.1:${server.address().port}/ready`;
+}
+
+function nodeHttpSees(url) {
+  return new Promise((resolve) => {
+    const request = get(url, { agent: false }, (res) => {
+      const chunks = [];
+      res.on('data', (chunk) => chunks.push(chunk));
+      res.on('end', () => {
+        const answer = (res.statusCode >= 200 && res.statusCode < 400) || res.statusCode === 503;
+        resolve(`${res.statusCode} ${answer ? parseProbeBody(Buffer.concat(chunks).toString('utf8')) : '-'}`);
+      });
+      res.on('error', () => resolve('refused'));
+      res.on('aborted', () => resolve('refused'));
+    });
+    request.on('error', () => resolve('refused'));
+  });
+}
+
+async function clientSees(url) {
+  try {
+    const { status, state } = await probeOnce(url);
+    return `${status} ${state ?? '-'}`;
+  } catch (error) {
+    assert.equal(error.code, 'UNREACHABLE', `${url}: ${error}`);
+    return 'refused';
+  }
+}
+
+test('the client reads every response as node:http does: the same status and state, or both refuse it', async (t) => {
+  for (const bytes of RESPONSES) {
+    const url = await scriptedServer(t, bytes);
+    assert.equal(await clientSees(url), await nodeHttpSees(url), JSON.stringify(bytes));
+  }
+});
+
+test('a malformed answer rejects UNREACHABLE with a MALFORMED_RESPONSE cause, and the CLI names it', async (t) => {
+  const url = await scriptedServer(t, 'HTTP/1.1 200 OK\r\nContent-Length: 5, 5\r\n\r\nREADY');
+  await assert.rejects(fetchServiceState(url), (error) => {
+    isClientError('UNREACHABLE', { url })(error);
+    assert.equal(error.cause.code, 'MALFORMED_RESPONSE');
+    assert.match(error.message, /malformed response: an invalid Content-Length/);
+    return true;
+  });
+  assert.equal(whyNotReady(undefined, await fetchServiceState(url).catch((error) => error)), 'unreachable: MALFORMED_RESPONSE');
 });

@@ -68,14 +68,14 @@ test('declarations ship per public entry (plus the types entries share), with th
   assert.doesNotMatch(text, /\bhealthSource\b/);
 });
 
-// Readable JavaScript (not minified) is about twice the bytes of minified: about 231 KB, of which
-// 24 KB is the CLI's own copy of the client (so that a HEALTHCHECK loads one file), plus the
-// declarations with their TSDoc (57 KB): about 293 KB without the README (31 KB), with the NestJS
-// entry and the metrics beside prom-client. This keeps what ships from growing unnoticed; the
-// bench reports the figure.
-test('the package without its README stays within 300 KB installed', () => {
+// Readable JavaScript (not minified) is about twice the bytes of minified: about 250 KB, of which
+// 33 KB is the CLI (one file with its own copy of the client and its HTTP reader, so that a
+// HEALTHCHECK loads one file), plus the declarations with their TSDoc (57 KB): about 310 KB without
+// the README (31 KB), the NestJS entry and the metrics beside prom-client included. This keeps what
+// ships from growing unnoticed; the bench reports the figure (docs/performance.md).
+test('the package without its README stays within 315 KB installed', () => {
   const bytes = packed.files.filter((file) => file.path !== 'README.md').reduce((sum, file) => sum + file.size, 0);
-  assert.ok(bytes <= 300_000, `${bytes} bytes`);
+  assert.ok(bytes <= 315_000, `${bytes} bytes`);
 });
 
 test('the shipped JavaScript reads like its source: one statement a line, the source\'s names, each module\'s code under its path', () => {

@@ -1,0 +1,11 @@
+// Bare node:http answering GET /ready: the reference of every start-up ratio.
+import { createServer } from 'node:http';
+
+const server = createServer((req, res) => {
+  if (req.url === '/ready') res.end('READY');
+  else {
+    res.statusCode = 404;
+    res.end();
+  }
+});
+server.listen(Number(process.env.PORT));

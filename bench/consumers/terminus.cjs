@@ -1,0 +1,7 @@
+// @godaddy/terminus as its README sets it up, on a bare node:http server.
+const { createServer } = require('node:http');
+const { createTerminus } = require('@godaddy/terminus');
+
+const server = createServer((req, res) => res.end('the app'));
+createTerminus(server, { healthChecks: { '/ready': async () => 'READY' } });
+server.listen(Number(process.env.PORT));
