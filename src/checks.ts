@@ -2,7 +2,7 @@
 // run between concurrent requests, caches results, and runs background checks on unref'd timers.
 // It does I/O and time; what the results mean for an endpoint is decided in verdict.ts.
 
-import { describe, ProbeArgumentError } from './errors.js';
+import { describe, oneLine, ProbeArgumentError, reasonOf } from './errors.js';
 import type { Log } from './log.js';
 import { toBoolean, toDuration, toFunction, toOptions } from './options.js';
 import type { Endpoint } from './routes.js';
@@ -70,9 +70,6 @@ export const DEFAULT_CHECK_TIMEOUT_MS = 1000;
 // Names appear in URL paths (`/ready/<name>`), verbose lines and log lines: a conservative
 // alphabet keeps every one of them unambiguous and free of anything a client could inject.
 const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$/;
-
-// Reasons and messages go on one verbose line or a log line: one line, bounded.
-const MAX_TEXT = 300;
 
 interface Entry {
   readonly name: string;
@@ -495,43 +492,9 @@ function callHook(entry: Entry, hook: 'start' | 'stop', log: Log): void {
   }
 }
 
-/**
- * Why a check failed, from whatever it threw: an Error's message, a string, another object's own
- * `code` and `message` (drivers and hand-made rejections throw `{ code, message }`), or a
- * description.
- */
-function reasonOf(error: unknown): string {
-  try {
-    if (error instanceof Error) return oneLine(error.message || error.name || 'Error');
-    if (typeof error === 'string') return oneLine(error || 'threw an empty string');
-    if (typeof error === 'object' && error !== null) {
-      const fields = [ownString(error, 'code', (code) => `code ${code}`), ownString(error, 'message', (message) => `message "${message}"`)].filter((field) => field !== undefined);
-      if (fields.length > 0) {
-        const prototype = Object.getPrototypeOf(error) as unknown;
-        const what = prototype === Object.prototype || prototype === null ? 'an object' : describe(error);
-        return oneLine(`threw ${what}: ${fields.join(', ')}`);
-      }
-    }
-    return `threw ${describe(error)}`;
-  } catch {
-    return 'threw an unreadable value';
-  }
-}
-
-function ownString(object: object, key: string, show: (value: string) => string): string | undefined {
-  const value: unknown = Object.hasOwn(object, key) ? (object as Record<string, unknown>)[key] : undefined;
-  return typeof value === 'string' && value !== '' ? show(value) : undefined;
-}
-
 /** A value as a reason shows it: a string quoted, a number or null as such, anything else described. */
 function shown(value: unknown): string {
   if (typeof value === 'string') return `'${oneLine(value).slice(0, 40)}'`;
   if (typeof value === 'number' || typeof value === 'bigint' || value === null) return String(value);
   return describe(value);
-}
-
-function oneLine(text: string): string {
-  // eslint-disable-next-line no-control-regex
-  const flat = text.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
-  return flat.length > MAX_TEXT ? `${flat.slice(0, MAX_TEXT - 1)}…` : flat;
 }

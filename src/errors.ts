@@ -104,3 +104,41 @@ export function describe(value: unknown): string {
   if (shown.length > 40) shown = `${shown.slice(0, 37)}...`;
   return `type ${typeof value} (${shown})`;
 }
+
+// Reasons and messages go on one verbose line or a log line: one line, bounded.
+const MAX_TEXT = 300;
+
+/** A text on one line (control characters as spaces), at most 300 characters. */
+export function oneLine(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  const flat = text.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
+  return flat.length > MAX_TEXT ? `${flat.slice(0, MAX_TEXT - 1)}…` : flat;
+}
+
+/**
+ * Why something the service gave the probe failed (a check, a shutdown hook), from whatever it
+ * threw, on one line: an Error's message, a string, another object's own `code` and `message`
+ * (drivers and hand-made rejections throw `{ code, message }`), or a description.
+ */
+export function reasonOf(thrown: unknown): string {
+  try {
+    if (thrown instanceof Error) return oneLine(thrown.message || thrown.name || 'Error');
+    if (typeof thrown === 'string') return oneLine(thrown || 'threw an empty string');
+    if (typeof thrown === 'object' && thrown !== null) {
+      const fields = [ownString(thrown, 'code', (code) => `code ${code}`), ownString(thrown, 'message', (message) => `message "${message}"`)].filter((field) => field !== undefined);
+      if (fields.length > 0) {
+        const prototype = Object.getPrototypeOf(thrown) as unknown;
+        const what = prototype === Object.prototype || prototype === null ? 'an object' : describe(thrown);
+        return oneLine(`threw ${what}: ${fields.join(', ')}`);
+      }
+    }
+    return `threw ${describe(thrown)}`;
+  } catch {
+    return 'threw an unreadable value';
+  }
+}
+
+function ownString(object: object, key: string, show: (value: string) => string): string | undefined {
+  const value: unknown = Object.hasOwn(object, key) ? (object as Record<string, unknown>)[key] : undefined;
+  return typeof value === 'string' && value !== '' ? show(value) : undefined;
+}

@@ -13,7 +13,7 @@
 //     → the probe server stops (unless stopProbe is false) → exit 0, or 1 if a hook failed or
 //       timeoutMs ran out (then forced)
 
-import { ProbeArgumentError } from './errors.js';
+import { ProbeArgumentError, reasonOf } from './errors.js';
 import type { Log } from './log.js';
 import { toBoolean, toDuration, toFunction, toOptions } from './options.js';
 import { ServiceState } from './state.js';
@@ -538,7 +538,7 @@ async function runHook(hook: Hook, timeoutMs: number, cut: Promise<void>): Promi
       await hook.run();
       return undefined;
     } catch (error) {
-      return error instanceof Error ? error.message : String(error);
+      return reasonOf(error);
     }
   })();
   try {

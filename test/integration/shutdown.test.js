@@ -126,11 +126,14 @@ test('a failing hook is logged, the rest still run, and the exit code is 1', asy
     throw new Error('queue unreachable');
   }, { name: 'flushQueue' });
   probe.onShutdown(() => new Promise(() => {}), { name: 'stuck', timeoutMs: 100 });
+  // A rejection that is no Error reads as a check's does: its own code and message, on one line.
+  probe.onShutdown(() => Promise.reject({ code: 'ECONNRESET', message: 'socket hang up\nat the broker' }), { name: 'closeBroker' });
   const result = await probe.shutdown({ exit: false });
   assert.deepEqual(ran, ['closeDatabase']);
-  assert.deepEqual(result, { exitCode: 1, timedOut: false, failedHooks: ['stuck', 'flushQueue'], openHolds: [] });
+  assert.deepEqual(result, { exitCode: 1, timedOut: false, failedHooks: ['closeBroker', 'stuck', 'flushQueue'], openHolds: [] });
   assert.match(lines.join('\n'), /hook 'flushQueue' failed: queue unreachable/);
   assert.match(lines.join('\n'), /hook 'stuck' failed: timed out after 100 ms/);
+  assert.match(lines.join('\n'), /hook 'closeBroker' failed: threw an object: code ECONNRESET, message "socket hang up at the broker"; running the rest/);
 });
 
 test('timeoutMs bounds the wait for holds: it gives up, names the open holds, and the exit code is 1', async (t) => {
