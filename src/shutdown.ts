@@ -257,23 +257,37 @@ export class Shutdown {
   }
 
   /**
-   * Installs the signal handlers: the first signal starts the sequence, a second one during it
-   * forces the end (exit 1 at once). Installing again replaces the previous handlers.
+   * Installs the signal handlers: the first signal starts the sequence (or, when a `shutdown()`
+   * call began it already, lets it go on), a second one during it forces the end (exit 1 at
+   * once). Installing again replaces the previous handlers.
    */
   handleSignals(given: unknown): () => void {
     const options = toShutdownOptions(given, 'options', shutdownDefaults());
     this.#uninstallSignals?.();
     this.#signalOptions = options;
+    // Signals during one sequence: the first signal asks for the shutdown under way, the second
+    // is an operator's "now".
+    let signalled: NodeJS.Signals | undefined;
     const onSignal = (signal: NodeJS.Signals) => {
       if (this.#running === undefined) {
+        signalled = signal;
         this.#host.log.info({ event: 'shutdown-signal', signal }, `shutdown: received ${signal}`);
         void this.run(options, signal);
         return;
       }
-      // Said in full: "SIGINT again" after a SIGTERM reads as if SIGINT had come twice.
       const began = this.#began!;
-      const called = began.reason === SHUTDOWN_CALLED;
-      const what = `${signal}${called ? '' : ', a second signal,'} during the shutdown that ${called ? 'a shutdown() call' : began.reason} began`;
+      if (signalled === undefined) {
+        // The application began the shutdown itself (a fatal error, its framework's hook), and
+        // the platform asks for the same (kubelet's SIGTERM on the pod's deletion): it goes on.
+        signalled = signal;
+        this.#host.log.info(
+          { event: 'shutdown-signal', signal, begunBy: began.reason },
+          `shutdown: received ${signal} during the shutdown that a shutdown() call began; it goes on (a second signal ${began.exit ? 'forces exit' : 'cuts it short'})`,
+        );
+        return;
+      }
+      // Said in full: "SIGINT again" after a SIGTERM reads as if SIGINT had come twice.
+      const what = `${signal}, a second signal, during the shutdown that ${began.reason === SHUTDOWN_CALLED ? `a shutdown() call began and ${signalled} asked for` : `${began.reason} began`}`;
       this.#host.log.warn(
         { event: 'shutdown-second-signal', signal, begunBy: began.reason },
         `shutdown: received ${what}: ${began.exit ? 'forcing exit' : 'cutting the sequence short'}`,
