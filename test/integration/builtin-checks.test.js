@@ -141,12 +141,27 @@ test('heapUsage and rssUsage report ratio and bytes and fail past their limits',
 
 test('eventLoopDelay passes on an idle loop and fails after the loop was blocked', async (t) => {
   const { probe, base } = await serve(t, 'standalone', { exposeDetails: true });
+  // A control: how late a plain 10 ms timer ran over the same window. A loaded machine can stall
+  // this process past 100 ms on its own; the check must then say so, and pass otherwise.
+  let controlLateMs = 0;
+  let last = performance.now();
+  const control = setInterval(() => {
+    const now = performance.now();
+    controlLateMs = Math.max(controlLateMs, now - last - 10);
+    last = now;
+  }, 10);
+  t.after(() => clearInterval(control));
   probe.addCheck('loop', eventLoopDelay({ maxMs: 100, resolutionMs: 10 }), { affects: 'liveness' });
   await delay(100);
   const idle = await json(base, 'loop');
-  assert.equal(idle.status, 200);
+  clearInterval(control);
   assert.equal(idle.result.observedUnit, 'ms');
-  assert.ok(idle.result.observedValue < 100);
+  if (controlLateMs < 90) {
+    assert.equal(idle.status, 200, `observed ${idle.result.observedValue} ms, a 10 ms timer at most ${controlLateMs.toFixed(1)} ms late`);
+    assert.ok(idle.result.observedValue < 100);
+  } else {
+    t.diagnostic(`the loop was stalled ${controlLateMs.toFixed(0)} ms by the machine; the check observed ${idle.result.observedValue} ms`);
+  }
   await delay(30);
   const until = performance.now() + 250;
   while (performance.now() < until); // block the loop
