@@ -217,9 +217,10 @@ export class Responder implements Answerer {
   // reach the main thread brings its own (see worker/check-mirror.ts), and one is enough.
   #outcomes(selection: Selection, freshness: Freshness, stallMs: number | undefined): readonly CheckOutcome[] | Promise<readonly CheckOutcome[]> | undefined {
     const stall = this.view.stall;
-    if (stall !== undefined && stallMs !== undefined && selection.only === STALL_CHECK_NAME) return [singleStallOutcome(selection.endpoint, stallMs, stall.thresholds, Date.now())];
+    if (stall === undefined || stallMs === undefined) return this.view.checks.evaluate(selection, freshness);
+    if (selection.only === STALL_CHECK_NAME) return [singleStallOutcome(selection.endpoint, stallMs, stall.thresholds, Date.now())];
     const outcomes = this.view.checks.evaluate(selection, freshness);
-    if (outcomes === undefined || stall === undefined || stallMs === undefined || selection.only !== undefined || selection.exclude.includes(STALL_CHECK_NAME)) return outcomes;
+    if (outcomes === undefined || selection.only !== undefined || selection.exclude.includes(STALL_CHECK_NAME)) return outcomes;
     const stalled = stallOutcome(stallMs, stall.thresholds, Date.now());
     if (stalled === undefined || !evaluates(selection.endpoint, stalled)) return outcomes;
     const withStall = (settled: readonly CheckOutcome[]) => (settled.some((outcome) => outcome.name === STALL_CHECK_NAME) ? settled : [...settled, stalled]);

@@ -59,7 +59,7 @@ interface Running {
  * port or timer behind when it cannot.
  */
 export async function listenInWorker(
-  side: ProbeView,
+  view: ProbeView,
   host: string | undefined,
   port: number,
   limits: ServerLimits,
@@ -70,7 +70,7 @@ export async function listenInWorker(
 ): Promise<WorkerServer> {
   const { Worker, MessageChannel } = await import('node:worker_threads');
   const shared = new SharedState();
-  shared.writeState(side.state, side.started, side.readyWhileDraining);
+  shared.writeState(view.state, view.started, view.readyWhileDraining);
   shared.beat();
   const stall = { readinessStallMs: options.readinessStallMs, livenessStallMs: options.livenessStallMs, beatMs: options.beatMs };
   const failed = (error: unknown) => log.error({ event: 'evaluation-failed', err: error }, `probe: evaluating checks failed: ${String(error)}`);
@@ -92,7 +92,7 @@ export async function listenInWorker(
     };
     let result;
     try {
-      result = side.checks.evaluate(selection, freshness);
+      result = view.checks.evaluate(selection, freshness);
     } catch (error) {
       failed(error);
       return;
@@ -111,12 +111,12 @@ export async function listenInWorker(
     const data: WorkerData = {
       shared: shared.buffer,
       updates: channel.port2,
-      checks: side.checks.list(),
+      checks: view.checks.list(),
       host,
       port: bindPort,
       limits,
       paths,
-      exposeDetails: side.exposeDetails,
+      exposeDetails: view.exposeDetails,
       stall,
       mainThreadWaitMs: options.mainThreadWaitMs,
       grpc: features.grpc,
@@ -215,7 +215,7 @@ export async function listenInWorker(
   const bound = first.bound;
   // What changed while the worker started: the state (written again here) and the checks (the
   // list is sent again at the end).
-  shared.writeState(side.state, side.started, side.readyWhileDraining);
+  shared.writeState(view.state, view.started, view.readyWhileDraining);
   // The beat: an unref'd timer, so it never keeps the process alive on its own.
   const beat = setInterval(() => shared.beat(), options.beatMs);
   beat.unref();
@@ -256,12 +256,12 @@ export async function listenInWorker(
       return stopped;
     },
     stateChanged() {
-      shared.writeState(side.state, side.started, side.readyWhileDraining);
+      shared.writeState(view.state, view.started, view.readyWhileDraining);
       // Requests read the shared memory; the message tells the worker's gRPC Watch streams.
-      post({ kind: 'state', state: side.state, started: side.started, readyWhileDraining: side.readyWhileDraining });
+      post({ kind: 'state', state: view.state, started: view.started, readyWhileDraining: view.readyWhileDraining });
     },
     checksChanged() {
-      post({ kind: 'checks', checks: side.checks.list() });
+      post({ kind: 'checks', checks: view.checks.list() });
     },
     checkFinished(outcome) {
       post({ kind: 'outcome', outcome });
