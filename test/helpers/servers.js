@@ -93,8 +93,8 @@ export async function silentServer(t) {
   return { port, closed: () => within(closed, 2000, 'the client hanging up'), connections: () => connections, url: (path = '/ready') => `http://127.0.0.1:${port}${path}` };
 }
 
-/** A port that was listening a moment ago and is closed now: connecting to it is refused. */
-export async function closedPort() {
+/** A free TCP port on 127.0.0.1: the OS picks it, and it is closed again at once. */
+export async function freePort() {
   const server = createNetServer();
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
@@ -103,3 +103,6 @@ export async function closedPort() {
   await once(server, 'close');
   return port;
 }
+
+/** A port that was listening a moment ago and is closed now: connecting to it is refused. */
+export const closedPort = freePort;

@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { createProbe, ProbeArgumentError } from '../../dist/index.js';
 import { diskSpace, eventLoopDelay, heapUsage, http, rssUsage, tcp } from '../../dist/checks-entry.js';
 import { delay, get, serve } from '../helpers/checks.js';
+import { freePort } from '../helpers/servers.js';
 import { controlTimer } from '../helpers/timing.js';
 
 async function listening(t, server) {
@@ -19,14 +20,6 @@ async function listening(t, server) {
     server.close(resolve);
   }));
   return server.address().port;
-}
-
-async function freePort() {
-  const server = createTcpServer();
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 async function json(base, name) {

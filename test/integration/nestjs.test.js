@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { freePort } from '../helpers/servers.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { get } from '../helpers/checks.js';
@@ -32,18 +32,6 @@ test('every TypeScript block of docs/nestjs.md is a file of one of its two apps,
     assert.equal(Object.values(files).join('').split(PROBE_PORT).length - 1, 1);
   }
 });
-
-/** A free TCP port, from the OS. */
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** The two apps of the page, with the reader's own files, each probe on its port of `probePorts`. */
 function projectApps(probePorts) {

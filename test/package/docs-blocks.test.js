@@ -19,7 +19,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { createRequire } from 'node:module';
-import { createServer } from 'node:net';
+import { freePort } from '../helpers/servers.js';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -117,18 +117,6 @@ test('every ts/js block of the README compiles alone as a whole file: strict, no
   });
   assert.deepEqual(messages, []);
 });
-
-/** A free TCP port, from the OS. */
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** GET http://127.0.0.1:port/path, retried while the block's server is not listening yet. */
 async function get(port, path) {
